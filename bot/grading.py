@@ -1,6 +1,6 @@
 """The seam between the bot and the grading pipeline (fetch, scan, run, collect, judge, report).
 
-The bot's worker only knows this Protocol. ``bot.local_grader.LocalGrader`` (runner + judge)
+The bot's worker only knows this Protocol. ``bot.pipeline.LocalGrader`` (runner + judge)
 grades on this machine; tests use stand-ins that write a result folder in the formats of
 docs/FORMATS.md.
 """

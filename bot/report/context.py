@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bot.errors import BotError
+from bot.results import BLACKLIST, GRADE, JUDGE_SUMMARY, RUN_METADATA, SUBMISSION_RECORD, SubmissionRecord
 from judge.errors import JudgeError
 from judge.graded import GradedNode, ScoreSummary, aggregate, leaf_shares, load_graded, summarize
 from judge.rubric import CODE_DEVELOPMENT
@@ -21,7 +22,7 @@ from runner.errors import RunnerError
 from runner.metadata import RunMetadata
 
 Verdict = Literal["pass", "fail", "invalid"]
-OPTIONAL_FILES = ("judge_summary.json", "metadata.json", "blacklist.json", "submission.json")
+OPTIONAL_FILES = (JUDGE_SUMMARY, RUN_METADATA, BLACKLIST, SUBMISSION_RECORD)
 
 
 class ReportError(BotError):
@@ -71,34 +72,6 @@ class BlacklistInfo:
 
 
 @dataclass(frozen=True, slots=True)
-class SubmissionInfo:
-    paper_id: str | None
-    submitter: str | None
-    repository: str | None
-    pr_number: int | None
-    head_sha: str | None
-    mode: str | None
-    human_baseline: bool
-    url: str | None
-    graded_at: str | None
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> SubmissionInfo:
-        pr = d.get("pr_number")
-        return cls(
-            paper_id=_opt_str(d.get("paper_id")),
-            submitter=_opt_str(d.get("submitter")),
-            repository=_opt_str(d.get("repository")),
-            pr_number=pr if isinstance(pr, int) and not isinstance(pr, bool) else None,
-            head_sha=_opt_str(d.get("head_sha")),
-            mode=_opt_str(d.get("mode")),
-            human_baseline=d.get("human_baseline") is True,
-            url=_opt_str(d.get("url")),
-            graded_at=_opt_str(d.get("graded_at")),
-        )
-
-
-@dataclass(frozen=True, slots=True)
 class LeafInfo:
     """A leaf with its share of the root's weight, the share it lost, and its ancestors' ids."""
 
@@ -120,7 +93,7 @@ class ReportContext:
     judge: JudgeInfo | None
     run: RunMetadata | None
     blacklist: BlacklistInfo | None
-    submission: SubmissionInfo | None
+    submission: SubmissionRecord | None
     missing: tuple[str, ...]
     problems: tuple[str, ...]
     leaves: tuple[LeafInfo, ...]
@@ -207,7 +180,7 @@ def _blacklist_info(d: Mapping[str, Any]) -> BlacklistInfo:
 def load_context(result_dir: Path) -> ReportContext:
     """Read a result folder; raises ReportError when grade.json is missing or invalid."""
     result_dir = Path(result_dir)
-    grade_path = result_dir / "grade.json"
+    grade_path = result_dir / GRADE
     if not grade_path.is_file():
         raise ReportError(f"{result_dir}: no grade.json (is this a graded result folder?)")
     try:
@@ -227,16 +200,22 @@ def load_context(result_dir: Path) -> ReportContext:
             raw[name] = _read_obj(path, problems)
 
     run: RunMetadata | None = None
-    if raw["metadata.json"] is not None:
+    raw_run, raw_judge, raw_blacklist, raw_submission = (
+        raw[RUN_METADATA],
+        raw[JUDGE_SUMMARY],
+        raw[BLACKLIST],
+        raw[SUBMISSION_RECORD],
+    )
+    if raw_run is not None:
         try:
-            run = RunMetadata.from_dict(raw["metadata.json"])
+            run = RunMetadata.from_dict(raw_run)
         except (TypeError, ValueError, RunnerError, AttributeError) as exc:
             problems.append(f"metadata.json does not match the format ({type(exc).__name__})")
 
-    judge = _judge_info(raw["judge_summary.json"]) if raw["judge_summary.json"] is not None else None
-    blacklist = _blacklist_info(raw["blacklist.json"]) if raw["blacklist.json"] is not None else None
+    judge = _judge_info(raw_judge) if raw_judge is not None else None
+    blacklist = _blacklist_info(raw_blacklist) if raw_blacklist is not None else None
     submission = (
-        SubmissionInfo.from_dict(raw["submission.json"]) if raw["submission.json"] is not None else None
+        SubmissionRecord.from_dict(raw_submission) if raw_submission is not None else None
     )
 
     mode_raw = (judge.mode if judge else None) or (submission.mode if submission else None)

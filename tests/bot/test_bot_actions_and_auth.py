@@ -18,11 +18,12 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from bot.github_api import GitHubAPI, github_factory
-from bot.queue import JobQueue
+from bot.github.api import GitHubAPI
+from bot.github.pygithub import github_factory
+from bot.github.webhook import create_app
+from bot.jobs.queue import JobQueue
+from bot.jobs.worker import Worker, build_grader
 from bot.settings import Settings, load_settings, queue_path
-from bot.webhook import create_app
-from bot.worker import Worker, build_grader
 from tests.bot.conftest import FIXTURES, SECRET, headers, payload
 from tests.standins.github_server import GitHubStandIn
 

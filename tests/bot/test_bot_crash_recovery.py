@@ -1,7 +1,8 @@
 """A `kill -9` of the worker or the server between any two steps loses nothing and posts once.
 
 The worker runs as a real subprocess (`reprobot worker --once`) that SIGKILLs itself right after a
-given step (REPROBOT_TEST_CRASH_AFTER); another worker then resumes once the lease runs out. The
+given step (REPROBOT_TEST_CRASH_AFTER, see tests/bot/crash_at_step.py); another worker then resumes
+once the lease runs out. The
 GitHub stand-in must end with exactly one completed check run and one comment. The server
 (`reprobot serve`) is killed after receiving and after storing a delivery; GitHub's redelivery of
 the same X-GitHub-Delivery then yields exactly one job.
@@ -21,16 +22,17 @@ from typing import Any
 import pytest
 import requests
 
-from bot.github_api import github_factory
-from bot.queue import JobQueue
+from bot.github.pygithub import github_factory
+from bot.github.webhook import create_app
+from bot.jobs.queue import JobQueue
+from bot.jobs.worker import Worker, build_grader
 from bot.report import COMMENT_MARKER
 from bot.settings import Settings, queue_path
-from bot.webhook import create_app
-from bot.worker import Worker, build_grader
 from tests.bot.conftest import SECRET, headers, payload
 from tests.standins.github_server import GitHubStandIn
 
 ROOT = Path(__file__).resolve().parents[2]
+CRASHING_CLI = [sys.executable, "-m", "tests.bot.crash_at_step"]
 WORKER_STEPS = [
     "claimed",
     "check_posted",
@@ -74,7 +76,7 @@ def test_worker_killed_after_any_step_resumes_and_posts_once(
         "/webhook", data=body, headers=headers("pull_request", body)
     )
     proc = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "--config", str(_config(settings)), "worker", "--once"],
+        [*CRASHING_CLI, "--config", str(_config(settings)), "worker", "--once"],
         env=_env(REPROBOT_TEST_CRASH_AFTER=step),
         cwd=ROOT,
         capture_output=True,
@@ -102,7 +104,7 @@ def _free_port() -> int:
 
 def _serve(settings: Settings, port: int, **env: str) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "--config", str(_config(settings)), "serve", "--port", str(port)],
+        [*CRASHING_CLI, "--config", str(_config(settings)), "serve", "--port", str(port)],
         env=_env(**env),
         cwd=ROOT,
         stdout=subprocess.PIPE,

@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from bot.github_api import GitHubError, safe_unzip
-from bot.pr_commands import parse_command
-from bot.queue import JobQueue
+from bot.github.api import GitHubError
+from bot.github.commands import parse_command
+from bot.github.pygithub import safe_unzip
+from bot.github.webhook import create_app
+from bot.jobs.queue import JobQueue
 from bot.settings import Settings, queue_path
-from bot.webhook import create_app
 from tests.bot.conftest import headers
 from tests.standins.github_server import GitHubStandIn
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.queue import JobQueue
+from bot.github.webhook import create_app
+from bot.jobs.queue import JobQueue
 from bot.settings import Settings, queue_path
-from bot.webhook import create_app
 from tests.bot.conftest import FIXTURES, headers, payload
 
 
@@ -96,9 +96,9 @@ def _comment(body: str, user_type: str = "User") -> dict[str, Any]:
 def test_reprobot_comments_become_command_jobs(settings: Settings) -> None:
     queue = _deliver(settings, "issue_comment", _comment("Looks good.\n/reprobot regrade please"))
     [job] = queue.jobs()
-    assert job.kind == "command" and job.info["command"] == "regrade" and job.info["user"] == "Codertocat"
+    assert job.kind == "command" and job.info.command == "regrade" and job.info.user == "Codertocat"
     assert (
-        _deliver(settings, "issue_comment", _comment("/reprobot frobnicate")).jobs()[-1].info["command"]
+        _deliver(settings, "issue_comment", _comment("/reprobot frobnicate")).jobs()[-1].info.command
         == "help"
     )
 

@@ -16,9 +16,9 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from bot.queue import JobQueue
+from bot.github.webhook import create_app, signature, verify_signature
+from bot.jobs.queue import JobQueue
 from bot.settings import Settings, queue_path
-from bot.webhook import create_app, signature, verify_signature
 from tests.bot.conftest import FIXTURES, SECRET, headers, payload
 
 

@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from bot.github_api import github_factory
-from bot.queue import JobQueue
+from bot.github.pygithub import github_factory
+from bot.github.webhook import create_app
+from bot.jobs.queue import JobQueue
+from bot.jobs.worker import Worker, build_grader
 from bot.report import COMMENT_MARKER
 from bot.settings import Settings, queue_path
-from bot.webhook import create_app
-from bot.worker import Worker, build_grader
 from tests.bot.conftest import FIXTURES, headers, payload
 from tests.standins.github_server import GitHubStandIn
 
@@ -89,7 +89,7 @@ def test_a_second_push_edits_the_same_comment_and_keeps_history(
     assert len(github.check_runs) == 2
     [comment] = github.comments.values()
     assert comment["edits"] == 1
-    assert [h["head_sha"] for h in queue.history(REPO, 2)] == [
+    assert [h.head_sha for h in queue.history(REPO, 2)] == [
         payload("pull_request/opened")["pull_request"]["head"]["sha"],
         "b" * 40,
     ]
@@ -115,7 +115,7 @@ def test_a_transient_infra_error_then_success_is_graded(make_settings: Any, gith
     fake(settings, infra_failures=1)
     deliver(settings, "pull_request", payload("pull_request/opened"))
     [job] = work(settings).jobs()
-    assert job.state == "posted" and job.outcome and job.outcome["status"] == "graded"
+    assert job.state == "posted" and job.outcome and job.outcome.status == "graded"
     assert len(github.check_runs) == 1 and len(github.comments) == 1
 
 
@@ -256,8 +256,8 @@ def test_check_run_rerequested_reruns_the_job(settings: Settings, github: GitHub
 
 
 def test_concurrent_jobs_of_one_pr_share_one_comment(make_settings: Any, github: GitHubStandIn) -> None:
-    from bot.queue import NewGrade
-    from bot.routing import rubric_version
+    from bot.github.routing import rubric_version
+    from bot.jobs.records import JobInfo, NewGrade
     from judge.papers import PaperRegistry
 
     settings = make_settings(bot={"worker_concurrency": 3})
@@ -266,9 +266,12 @@ def test_concurrent_jobs_of_one_pr_share_one_comment(make_settings: Any, github:
     queue = JobQueue(queue_path(settings), lease_s=settings.bot.lease_s)
     sha = "d" * 40
     queue.apply(
-        [NewGrade(REPO, 2, sha, "all-in-one", version, mode, 1, {}, False) for mode in ("full", "code-dev")]
+        [
+            NewGrade(REPO, 2, sha, "all-in-one", version, mode, 1, JobInfo(), False)
+            for mode in ("full", "code-dev")
+        ]
     )
-    queue.apply([NewGrade(REPO, 3, sha, "all-in-one", version, "full", 1, {}, False)])
+    queue.apply([NewGrade(REPO, 3, sha, "all-in-one", version, "full", 1, JobInfo(), False)])
     Worker(settings, queue, build_grader(settings), github_factory(settings), poll_s=0.05).run(once=True)
     assert [j.state for j in queue.jobs()] == ["posted"] * 3
     assert len(github.check_runs) == 3

@@ -7,7 +7,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from bot.forge import ZERO_SHA, LocalForge, parse_post_receive
+from bot.forge.repo import ZERO_SHA, LocalForge, parse_post_receive
 
 
 def git(*args: str, cwd: Path) -> str:

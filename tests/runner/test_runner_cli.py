@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
-from bot.commands.runner_cmds import parse_env_file
+from bot.cli.runner_cmds import parse_env_file
 from bot.errors import ConfigError
 
 APT = "https://github.com/ROIM1998/APT"

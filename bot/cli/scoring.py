@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from bot.commands.common import echo_json
+from bot.cli.common import echo_json
 from judge.graded import aggregate, code_dev_graded, dump_graded, load_graded, summarize
 from judge.judge_eval import judge_eval
 

@@ -1,6 +1,6 @@
 """The ``reprobot`` command line.
 
-Subcommands live in ``bot/commands/<topic>.py``; each module exports ``COMMANDS``. Domain errors are
+Subcommands live in ``bot/cli/<topic>.py``; each module exports ``COMMANDS``. Domain errors are
 translated here, at the edge, into one line on stderr and an exit code: 0 success, 1 a failure the
 user can act on (bad input, failed check), 2 a usage error, 3 an infrastructure failure, 130 an
 interrupt. No tracebacks for bad input.
@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import importlib
 import os
-import pkgutil
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from bot import commands as commands_pkg
 from bot.errors import BotError
-from bot.settings import Settings, load_settings
 from bot.version import reprobot_version
 from judge.errors import JudgeError
 from runner.errors import RunnerError
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
 DOMAIN_ERRORS = (JudgeError, RunnerError, BotError)
 
@@ -37,6 +37,8 @@ class AppContext:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from bot.settings import load_settings
+
             self._settings = load_settings(self.config_path, environ=os.environ)
         return self._settings
 
@@ -68,9 +70,21 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
     ctx.obj = AppContext(config_path)
 
 
+COMMAND_MODULES = (
+    "bot_cmds",
+    "forge_cmds",
+    "grade_cmds",
+    "judge_cmds",
+    "report_cmds",
+    "rubric",
+    "runner_cmds",
+    "scoring",
+)
+
+
 def _register() -> None:
-    for info in sorted(pkgutil.iter_modules(commands_pkg.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{commands_pkg.__name__}.{info.name}")
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"{__name__}.{name}")
         for command in getattr(module, "COMMANDS", []):
             main.add_command(command)
 
@@ -80,7 +94,3 @@ _register()
 
 def run() -> None:  # pragma: no cover - console entry point for `python -m bot.cli`
     sys.exit(main())
-
-
-if __name__ == "__main__":  # pragma: no cover
-    run()

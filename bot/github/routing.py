@@ -16,8 +16,17 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.pr_commands import parse_command
-from bot.queue import Action, CancelPR, NewCommand, NewGrade, NewNotice, RerunCheck, WorkflowDone
+from bot.github.commands import parse_command
+from bot.jobs.records import (
+    Action,
+    CancelPR,
+    JobInfo,
+    NewCommand,
+    NewGrade,
+    NewNotice,
+    RerunCheck,
+    WorkflowDone,
+)
 from bot.settings import Settings
 from judge.errors import PaperNotFound
 from judge.papers import PaperRegistry
@@ -119,17 +128,21 @@ def grade_actions_for_pr(
             "reproduce.sh instead, then push again.",
         )
     user = str((pr.get("user") or {}).get("login", ""))
-    info = {
-        "clone_url": head_repo.get("clone_url"),
-        "head_ref": head.get("ref"),
-        "head_repo": head_repo.get("full_name"),
-        "submitter": user,
-        "html_url": pr.get("html_url"),
-        "human_baseline": user in settings.bot.human_baseline_users,
-        "base_ref": base_ref,
-    }
+    info = JobInfo(
+        clone_url=_str_or_none(head_repo.get("clone_url")),
+        head_ref=_str_or_none(head.get("ref")),
+        head_repo=_str_or_none(head_repo.get("full_name")),
+        submitter=user,
+        html_url=_str_or_none(pr.get("html_url")),
+        human_baseline=user in settings.bot.human_baseline_users,
+        base_ref=base_ref,
+    )
     action = NewGrade(repo, number, sha, paper.id, version, mode, installation_id, info, supersede)
     return Routed((action,), f"grade {repo}#{number} @ {sha[:12]} ({paper.id}, {mode})")
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def route(event: str, payload: dict[str, Any], settings: Settings, registry: PaperRegistry) -> Routed:

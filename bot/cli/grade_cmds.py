@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from bot.commands.common import app_settings
+from bot.cli.common import app_settings
 from bot.grading import GradeRequest
 from bot.settings import Settings
 
@@ -40,8 +40,8 @@ def grade(
     The last stdout line is the root score. Exit 0 when graded, 1 when the submission was rejected,
     3 on an infrastructure failure.
     """
-    from bot.local_grader import LocalGrader
-    from bot.progress import TerminalProgress
+    from bot.cli.progress import TerminalProgress
+    from bot.pipeline import LocalGrader
 
     settings: Settings = app_settings(ctx)
     dummy = None if judge_kind == "auto" else judge_kind == "dummy"

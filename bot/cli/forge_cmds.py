@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from bot.commands.common import app_settings, registry
-from bot.forge import LocalForge, parse_post_receive
+from bot.cli.common import app_settings, registry
+from bot.forge.repo import LocalForge, parse_post_receive
 from bot.settings import Settings, forge_path
 
 
@@ -38,9 +38,9 @@ def forge_init(ctx: click.Context, path: Path | None) -> None:
 @click.pass_context
 def forge_hook(ctx: click.Context, path: Path) -> None:
     """post-receive: queue a grade for each pushed submit/<paper>/<name> branch (reads stdin)."""
-    from bot.forge_api import forge_grade_action
-    from bot.queue import JobQueue
-    from bot.routing import rubric_version
+    from bot.forge.api import forge_grade_action
+    from bot.github.routing import rubric_version
+    from bot.jobs.queue import JobQueue
     from bot.settings import queue_path
     from judge.errors import PaperNotFound
 

@@ -1,9 +1,9 @@
-"""GitHub I/O: the small ``GitHubAPI`` Protocol the worker uses, and its PyGithub implementation.
+"""The ``GitHubAPI`` seam over PyGithub: the real GitHub (or GitHub Enterprise) client.
 
 Auth is a GitHub App (JWT -> installation token; PyGithub's ``AppInstallationAuth`` refreshes the
 token before its one-hour expiry, so jobs may run for hours) or a plain token for simple setups.
 Requests are retried with backoff on 5xx and on secondary rate limits (403/429 with Retry-After)
-by PyGithub's ``GithubRetry``. Payloads cross this boundary as plain ints/strings/dicts.
+by PyGithub's ``GithubRetry``. Check-run outputs arrive typed and leave as GitHub's JSON.
 """
 
 from __future__ import annotations
@@ -14,81 +14,15 @@ import stat
 import tempfile
 import threading
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
-from typing import Any, Protocol
+from typing import Any
 
 from bot.errors import BotError
+from bot.github.api import CheckRunOutput, GitHubAPI, GitHubError, GitHubFactory
 from bot.settings import Settings
 
-MAX_ANNOTATIONS_PER_REQUEST = 50  # GitHub's limit per create/update call
 MAX_ARTIFACT_BYTES = 4 * 1024**3
-
-
-class GitHubError(BotError):
-    """GitHub answered with an error after retries (an infrastructure problem for the job)."""
-
-    exit_code = 3
-
-
-class GitHubAPI(Protocol):
-    def create_check_run(
-        self,
-        repo: str,
-        *,
-        name: str,
-        head_sha: str,
-        external_id: str,
-        status: str,
-        output: dict[str, Any] | None = None,
-        conclusion: str | None = None,
-        details_url: str | None = None,
-    ) -> int: ...
-
-    def update_check_run(
-        self,
-        repo: str,
-        check_run_id: int,
-        *,
-        status: str | None = None,
-        conclusion: str | None = None,
-        output: dict[str, Any] | None = None,
-        details_url: str | None = None,
-    ) -> None: ...
-
-    def find_check_run(self, repo: str, head_sha: str, external_id: str, name: str) -> int | None: ...
-
-    def find_comment(self, repo: str, pr: int, marker: str) -> int | None: ...
-
-    def create_comment(self, repo: str, pr: int, body: str) -> int: ...
-
-    def edit_comment(self, repo: str, comment_id: int, body: str) -> None: ...
-
-    def add_reaction(self, repo: str, comment_id: int, content: str) -> None: ...
-
-    def get_permission(self, repo: str, user: str) -> str: ...
-
-    def dispatch_workflow(self, repo: str, workflow_file: str, ref: str, inputs: dict[str, str]) -> None: ...
-
-    def download_artifact(self, repo: str, run_id: int, name: str, dest: Path) -> Path: ...
-
-    def get_pull(self, repo: str, number: int) -> dict[str, Any]: ...
-
-
-GitHubFactory = Callable[[int | None, str], GitHubAPI]  # (installation id, repository) -> client
-
-
-def split_annotations(output: dict[str, Any]) -> list[dict[str, Any]]:
-    """One output per request: GitHub takes at most 50 annotations at a time (later calls append)."""
-    annotations: Sequence[dict[str, Any]] = output.get("annotations") or ()
-    base = {k: v for k, v in output.items() if k != "annotations"}
-    if len(annotations) <= MAX_ANNOTATIONS_PER_REQUEST:
-        return [output]
-    chunks = [
-        list(annotations[i : i + MAX_ANNOTATIONS_PER_REQUEST])
-        for i in range(0, len(annotations), MAX_ANNOTATIONS_PER_REQUEST)
-    ]
-    return [{**base, "annotations": chunk} for chunk in chunks]
 
 
 def _translate(exc: Exception, what: str) -> GitHubError:
@@ -123,11 +57,11 @@ class PyGithubAPI:
         head_sha: str,
         external_id: str,
         status: str,
-        output: dict[str, Any] | None = None,
+        output: CheckRunOutput | None = None,
         conclusion: str | None = None,
         details_url: str | None = None,
     ) -> int:
-        outputs = split_annotations(output) if output else [None]
+        outputs: list[dict[str, Any] | None] = list(output.requests()) if output else [None]
         kwargs: dict[str, Any] = {
             "name": name,
             "head_sha": head_sha,
@@ -142,7 +76,7 @@ class PyGithubAPI:
             kwargs["details_url"] = details_url
         run = self._call("create check run", lambda: self._repo(repo).create_check_run(**kwargs))
         for extra in outputs[1:]:
-            self.update_check_run(repo, int(run.id), output=extra)
+            self._edit_check_run(repo, int(run.id), {"output": extra})
         return int(run.id)
 
     def update_check_run(
@@ -152,10 +86,10 @@ class PyGithubAPI:
         *,
         status: str | None = None,
         conclusion: str | None = None,
-        output: dict[str, Any] | None = None,
+        output: CheckRunOutput | None = None,
         details_url: str | None = None,
     ) -> None:
-        outputs: list[dict[str, Any] | None] = list(split_annotations(output)) if output else [None]
+        outputs: list[dict[str, Any] | None] = list(output.requests()) if output else [None]
         for i, out in enumerate(outputs):
             kwargs: dict[str, Any] = {}
             if i == 0:
@@ -167,8 +101,11 @@ class PyGithubAPI:
                     kwargs["details_url"] = details_url
             if out is not None:
                 kwargs["output"] = out
-            run = self._repo(repo).get_check_run(check_run_id)
-            self._call("update check run", functools.partial(run.edit, **kwargs))
+            self._edit_check_run(repo, check_run_id, kwargs)
+
+    def _edit_check_run(self, repo: str, check_run_id: int, kwargs: dict[str, Any]) -> None:
+        run = self._repo(repo).get_check_run(check_run_id)
+        self._call("update check run", functools.partial(run.edit, **kwargs))
 
     def find_check_run(self, repo: str, head_sha: str, external_id: str, name: str) -> int | None:
         def find() -> int | None:

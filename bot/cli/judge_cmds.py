@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from bot.commands.common import app_settings, echo_json, resolve_paper
+from bot.cli.common import app_settings, echo_json, resolve_paper
 from bot.judge_setup import judge_backend_for, judge_settings_for
 from judge.config import JudgeSettings
 from judge.graded import load_graded

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 from datetime import UTC, datetime
 
 import click
 
-from bot.commands.common import app_settings, echo_json
+from bot.cli.common import app_settings, echo_json
 from bot.errors import ConfigError
-from bot.queue import JobQueue
+from bot.jobs.queue import JobQueue
 from bot.settings import Settings, queue_path
 
 
@@ -26,12 +25,12 @@ def _queue(settings: Settings) -> JobQueue:
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
     """Run the webhook app (POST /webhook, GET /healthz). Needs REPROBOT_WEBHOOK_SECRET only."""
-    from bot.webhook import create_app, env_crash_hook
+    from bot.github.webhook import create_app
 
     settings: Settings = app_settings(ctx)
     if settings.secrets.webhook_secret is None:
         raise ConfigError("REPROBOT_WEBHOOK_SECRET is not set: the webhook cannot verify GitHub's signatures")
-    app = create_app(settings, _queue(settings), crash_hook=env_crash_hook(os.environ))
+    app = create_app(settings, _queue(settings))
     click.echo(
         f"reprobot: listening on http://{host}:{port}/webhook (queue {queue_path(settings)})", err=True
     )
@@ -53,21 +52,15 @@ def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
 @click.pass_context
 def worker(ctx: click.Context, once: bool, concurrency: int | None) -> None:
     """Process queued jobs: check runs, grading, the PR comment."""
-    from bot.forge_api import clients_for
-    from bot.github_api import github_factory
-    from bot.worker import Worker, build_grader
+    from bot.forge.api import clients_for
+    from bot.github.pygithub import github_factory
+    from bot.jobs.worker import Worker, build_grader
 
     settings: Settings = app_settings(ctx)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     github_for = clients_for(settings, github_factory)
     grader = build_grader(settings)
-    w = Worker(
-        settings,
-        _queue(settings),
-        grader,
-        github_for,
-        crash_after=os.environ.get("REPROBOT_TEST_CRASH_AFTER") or None,
-    )
+    w = Worker(settings, _queue(settings), grader, github_for)
     n = w.run(once=once, concurrency=concurrency)
     click.echo(f"reprobot: worker processed {n} job(s)", err=True)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from bot.commands.common import echo_json, registry, resolve_paper
+from bot.cli.common import echo_json, registry, resolve_paper
 from judge.errors import JudgeError
 from judge.outline import outline, outline_text
 from judge.rubric import load_rubric

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from bot.commands.common import app_settings
+from bot.cli.common import app_settings
 from bot.report import (
     load_context,
     render_check_output,

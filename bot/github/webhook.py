@@ -14,16 +14,14 @@ import hashlib
 import hmac
 import json
 import logging
-import os
-import signal
-from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from bot.queue import JobQueue
-from bot.routing import route
+from bot.github.routing import route
+from bot.jobs.queue import JobQueue
+from bot.jobs.steps import reached
 from bot.settings import Settings, queue_path
 from judge.papers import PaperRegistry
 
@@ -40,13 +38,8 @@ def verify_signature(secret: bytes, body: bytes, header: str | None) -> bool:
     return hmac.compare_digest(signature(secret, body).encode(), header.encode())
 
 
-def create_app(
-    settings: Settings,
-    queue: JobQueue | None = None,
-    *,
-    crash_hook: Callable[[str], None] | None = None,
-) -> Flask:
-    """The webhook app. ``crash_hook(step)`` is a test seam called after 'received' and 'stored'."""
+def create_app(settings: Settings, queue: JobQueue | None = None) -> Flask:
+    """The webhook app; each delivery passes the steps 'received' and 'stored' (``bot.jobs.steps``)."""
     app = Flask("reprobot")
     app.config["MAX_CONTENT_LENGTH"] = settings.bot.max_body_bytes
     q = queue or JobQueue(queue_path(settings), lease_s=settings.bot.lease_s)
@@ -55,8 +48,7 @@ def create_app(
     app.extensions["reprobot_queue"] = q
 
     def step(name: str) -> None:
-        if crash_hook is not None:
-            crash_hook(name)
+        reached(name)
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(_: Exception) -> tuple[Response, int]:
@@ -109,16 +101,3 @@ def create_app(
         ), 202
 
     return app
-
-
-def env_crash_hook(environ: dict[str, str] | os._Environ[str]) -> Callable[[str], None] | None:
-    """Test seam: REPROBOT_TEST_CRASH_AFTER=<step> makes the server SIGKILL itself after that step."""
-    target = environ.get("REPROBOT_TEST_CRASH_AFTER")
-    if not target:
-        return None
-
-    def hook(step: str) -> None:
-        if step == target:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return hook

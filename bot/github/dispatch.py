@@ -17,8 +17,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.errors import BotError
-from bot.github_api import GitHubAPI
-from bot.queue import Job
+from bot.github.api import GitHubAPI
+from bot.jobs.records import Job
 from bot.settings import Settings
 
 
@@ -29,7 +29,7 @@ def run_label(job: Job) -> str:
 
 def workflow_inputs(job: Job) -> dict[str, str]:
     return {
-        "repository": str(job.info.get("head_repo") or job.repo),
+        "repository": job.info.head_repo or job.repo,
         "sha": job.head_sha,
         "paper": str(job.paper or ""),
         "job": run_label(job),
@@ -53,12 +53,10 @@ class ActionsDispatcher:
         )
 
     def fetch(self, gh: GitHubAPI, job: Job, dest: Path) -> Path:
-        external = job.external or {}
-        run_id = external.get("run_id")
-        if not isinstance(run_id, int):
+        if job.external is None:
             raise BotError(f"job {job.id}: no workflow run recorded")
         gh.download_artifact(
-            str(external.get("repo") or self.workflow_repo(job)), run_id, self.artifact_name, dest
+            job.external.repo or self.workflow_repo(job), job.external.run_id, self.artifact_name, dest
         )
         return dest
 

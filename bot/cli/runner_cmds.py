@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from bot.commands.common import app_settings, resolve_paper
+from bot.cli.common import app_settings, resolve_paper
 from bot.errors import ConfigError
 from runner.blacklist import Policy, scan_submission
 from runner.errors import SubmissionError

@@ -17,9 +17,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.forge import LocalForge, PushedSubmission
-from bot.github_api import GitHubAPI, GitHubFactory
-from bot.queue import NewGrade
+from bot.forge.repo import LocalForge, PushedSubmission
+from bot.github.api import CheckRunOutput, GitHubAPI, GitHubFactory
+from bot.jobs.records import JobInfo, NewGrade
 from bot.settings import Settings, forge_path
 
 NOT_SUPPORTED = "not available in the local forge (use GitHub mode for GPU-runner dispatch)"
@@ -34,14 +34,12 @@ def forge_grade_action(
     forge: LocalForge, repo: str, pushed: PushedSubmission, rubric_version: str
 ) -> NewGrade:
     submitter = pushed.branch.split("/", 2)[-1]
-    info = {
-        "clone_url": forge.url,
-        "head_ref": pushed.branch,
-        "submitter": submitter,
-        "human_baseline": False,
-        "base_ref": f"paper/{pushed.paper_id}",
-        "forge": str(forge.path),
-    }
+    info = JobInfo(
+        clone_url=forge.url,
+        head_ref=pushed.branch,
+        submitter=submitter,
+        base_ref=f"paper/{pushed.paper_id}",
+    )
     return NewGrade(
         repo, pr_number(pushed.branch), pushed.sha, pushed.paper_id, rubric_version, "full", None, info
     )
@@ -80,18 +78,19 @@ class ForgeAPI:
         head_sha: str,
         external_id: str,
         status: str,
-        output: dict[str, Any] | None = None,
+        output: CheckRunOutput | None = None,
         conclusion: str | None = None,
         details_url: str | None = None,
     ) -> int:
+        out = output.to_json() if output else {}
         with self._state() as state:
             cid = int(state["next_id"])
             state["next_id"] = cid + 1
             state["checks"][str(cid)] = {
                 "name": name, "head_sha": head_sha, "external_id": external_id, "status": status,
-                "conclusion": conclusion, "output": output or {}, "details_url": details_url,
+                "conclusion": conclusion, "output": out, "details_url": details_url,
             }  # fmt: skip
-        self.echo(f"[{head_sha[:7]}] {status}: {(output or {}).get('title', name)}")
+        self.echo(f"[{head_sha[:7]}] {status}: {out.get('title', name)}")
         return cid
 
     def update_check_run(
@@ -101,18 +100,18 @@ class ForgeAPI:
         *,
         status: str | None = None,
         conclusion: str | None = None,
-        output: dict[str, Any] | None = None,
+        output: CheckRunOutput | None = None,
         details_url: str | None = None,
     ) -> None:
+        out = output.to_json() if output else {}
         with self._state() as state:
             check = state["checks"][str(check_run_id)]
             for key, value in (("status", status), ("conclusion", conclusion), ("details_url", details_url)):
                 if value is not None:
                     check[key] = value
-            if output:
-                check["output"] = output
+            if out:
+                check["output"] = out
         sha = check["head_sha"]
-        out = output or {}
         if status == "completed":
             self.forge.add_note(sha, self._note(check))
             self.echo(f"[{sha[:7]}] {conclusion}: {out.get('title', '')}")

@@ -1,50 +1,19 @@
-"""``/reprobot <command>`` in pull request comments.
+"""The worker's command job: carry out a ``/reprobot`` command from a PR comment.
 
-regrade   judge again on the existing reproduction
-rerun     reproduce and judge again
-status    reply with the state of this PR's jobs
-code-dev  grade the Code-Dev variant (Code Development leaves only)
-help      reply with this list
-
-Only users with write permission on the repository may run commands (GitHub's collaborator
-permission: admin, maintain or write); others get a polite reply. Accepted commands are
-acknowledged with a reaction on the comment.
+The syntax (which words are commands, the help text) lives in ``bot.github.commands``; this module
+checks the commenter's permission, replies once (found again by a marker after a crash) and queues
+the grading the command asks for.
 """
 
 from __future__ import annotations
 
-import re
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from bot.github_api import GitHubAPI
-    from bot.queue import Job, JobQueue
-    from bot.settings import Settings
-    from judge.papers import PaperRegistry
-
-COMMANDS = ("regrade", "rerun", "status", "code-dev", "help")
-WRITE_PERMISSIONS = frozenset({"admin", "maintain", "write"})
-COMMAND_RE = re.compile(r"^\s*/reprobot(?:\s+(\S+))?", re.MULTILINE)
-
-HELP_TEXT = """**reprobot commands** (for users with write access to this repository):
-
-| command | what it does |
-| --- | --- |
-| `/reprobot regrade` | judge again on the existing reproduction |
-| `/reprobot rerun` | reproduce and judge again |
-| `/reprobot status` | show the state of this pull request's grading jobs |
-| `/reprobot code-dev` | grade the Code-Dev variant (Code Development leaves only) |
-| `/reprobot help` | this list |
-"""
-
-
-def parse_command(body: str) -> str | None:
-    """The command of the first ``/reprobot`` line; unknown words map to ``help``."""
-    m = COMMAND_RE.search(body)
-    if m is None:
-        return None
-    word = (m.group(1) or "help").lower()
-    return word if word in COMMANDS else "help"
+from bot.github.api import GitHubAPI
+from bot.github.commands import HELP_TEXT, WRITE_PERMISSIONS
+from bot.github.routing import grade_actions_for_pr
+from bot.jobs.queue import JobQueue
+from bot.jobs.records import Job
+from bot.settings import Settings
+from judge.papers import PaperRegistry
 
 
 def reply_marker(job: Job) -> str:
@@ -73,11 +42,9 @@ def status_text(queue: JobQueue, job: Job) -> str:
 
 def run_command(job: Job, gh: GitHubAPI, queue: JobQueue, settings: Settings, registry: PaperRegistry) -> str:
     """Carry out a command job; returns a one-line note for the job record."""
-    from bot.routing import grade_actions_for_pr
-
-    command = str(job.info["command"])
-    user = str(job.info["user"])
-    comment_id = int(job.info["comment_id"])
+    command, user, comment_id = job.info.command or "help", job.info.user or "", job.info.comment_id
+    if comment_id is None:
+        return "ignored: command job without a comment"
     permission = gh.get_permission(job.repo, user)
     if permission not in WRITE_PERMISSIONS:
         reply_once(

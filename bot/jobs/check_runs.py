@@ -1,0 +1,139 @@
+"""The job's check run: created once (found again by ``external_id`` after a crash), moved through
+its stages, completed with a conclusion, or closed when the job was cancelled."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bot.github.api import Annotation, AnnotationLevel, CheckRunOutput
+from bot.jobs.context import JobContext
+from bot.jobs.records import Job, JobOutcome
+from bot.report import render_check_output
+from bot.results import ResultFolder
+
+QUEUED = CheckRunOutput("Queued", "Waiting for a worker.")
+
+
+def ensure_check_run(
+    ctx: JobContext,
+    job: Job,
+    *,
+    status: str = "queued",
+    output: CheckRunOutput = QUEUED,
+    conclusion: str | None = None,
+) -> Job:
+    """The job's check run id, creating the check run unless an earlier attempt did."""
+    if job.check_run_id is not None:
+        return job
+    name = ctx.settings.bot.check_name
+    found = None
+    if job.check_intent:  # a previous attempt may have created it before crashing
+        found = ctx.gh.find_check_run(job.repo, job.head_sha, job.external_id, name)
+    else:
+        job = ctx.queue.update(job.id, check_intent=1)
+    if found is None:
+        found = ctx.gh.create_check_run(
+            job.repo,
+            name=name,
+            head_sha=job.head_sha,
+            external_id=job.external_id,
+            status=status,
+            output=output,
+            conclusion=conclusion,
+        )
+        ctx.step("check_posted", job)  # created on GitHub, id not yet recorded
+    job = ctx.queue.update(job.id, check_run_id=found)
+    ctx.step("check_created", job)
+    return job
+
+
+def show_stage(ctx: JobContext, job: Job, title: str, summary: str, status: str = "in_progress") -> None:
+    if job.check_run_id is not None:
+        ctx.gh.update_check_run(
+            job.repo, job.check_run_id, status=status, output=CheckRunOutput(title, summary)
+        )
+
+
+def close_if_cancelled(ctx: JobContext, job: Job) -> None:
+    if not job.needs_close:
+        return
+    run_id = job.check_run_id or ctx.gh.find_check_run(
+        job.repo, job.head_sha, job.external_id, ctx.settings.bot.check_name
+    )
+    if run_id is not None:
+        title = "Superseded by a newer push" if job.state == "superseded" else "Cancelled"
+        ctx.gh.update_check_run(
+            job.repo,
+            run_id,
+            status="completed",
+            conclusion="cancelled",
+            output=CheckRunOutput(title, job.message or title),
+        )
+    ctx.queue.update(job.id, needs_close=0)
+
+
+def conclusion_and_output(ctx: JobContext, job: Job, report_url: str | None) -> tuple[str, CheckRunOutput]:
+    outcome = job.outcome or JobOutcome("infra_error", "no outcome recorded")
+    if outcome.graded and job.result_dir:
+        score = outcome.score or 0.0
+        conclusion = "success" if score >= ctx.settings.bot.pass_threshold else "failure"
+        rendered = render_check_output(Path(job.result_dir), report_url=report_url)
+        output = CheckRunOutput(rendered.title, rendered.summary, rendered.text or None)
+    elif outcome.status == "rejected":
+        conclusion = "failure"
+        output = CheckRunOutput(f"Not graded: {outcome.message}", outcome.message)
+    else:
+        conclusion = "neutral"
+        output = CheckRunOutput(
+            "Could not grade (infrastructure problem)",
+            f"{outcome.message}\n\nThis is not your submission's fault; "
+            "an organizer can `/reprobot rerun` it.",
+        )
+    return conclusion, output
+
+
+def complete_check(ctx: JobContext, job: Job, report_url: str | None) -> None:
+    assert job.check_run_id is not None
+    conclusion, output = conclusion_and_output(ctx, job, report_url)
+    annotations = blacklist_annotations(Path(job.result_dir)) if job.result_dir else ()
+    if annotations:
+        output = CheckRunOutput(output.title, output.summary, output.text, annotations)
+    ctx.gh.update_check_run(
+        job.repo,
+        job.check_run_id,
+        status="completed",
+        conclusion=conclusion,
+        output=output,
+        details_url=report_url,
+    )
+
+
+def blacklist_annotations(result_dir: Path) -> tuple[Annotation, ...]:
+    """Check-run annotations (file, line) for blacklist violations found in the submission."""
+    path = ResultFolder(result_dir).blacklist
+    if not path.is_file():
+        return ()
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return ()
+    if not isinstance(report, dict):
+        return ()
+    level: AnnotationLevel = "failure" if report.get("blocked") else "warning"
+    out: list[Annotation] = []
+    for v in report.get("violations") or []:
+        if not isinstance(v, dict) or v.get("source", "submission") != "submission" or not v.get("file"):
+            continue
+        line = int(v.get("line") or 1)
+        out.append(
+            Annotation(
+                path=str(v["file"]),
+                start_line=line,
+                end_line=line,
+                annotation_level=level,
+                title="Blacklisted resource",
+                message=f"{v.get('matched') or v.get('url')} is blacklisted for this paper ({v.get('url')}).",
+            )
+        )
+    return tuple(out)

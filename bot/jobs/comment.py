@@ -1,0 +1,82 @@
+"""The PR's one score comment: found by its hidden marker, edited in place, with the score history.
+
+One writer per PR at a time (a named lock in the queue); the comment id is recorded once known, and a
+comment created just before a crash is found again by its marker.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.github.api import MAX_COMMENT, GitHubError, cap
+from bot.jobs.context import JobContext
+from bot.jobs.records import Job
+from bot.report import COMMENT_MARKER, HistoryEntry, render_pr_comment
+
+LOCK_WAIT_S = 60.0
+
+
+def comment_body(ctx: JobContext, job: Job, report_url: str | None) -> str:
+    outcome = job.outcome
+    earlier = [
+        HistoryEntry(h.head_sha, h.score, h.coverage, h.finished_at)
+        for h in ctx.queue.history(job.repo, job.pr)
+        if (h.job_id, h.generation) != (job.id, job.generation)
+    ]
+    if outcome is not None and outcome.graded and job.result_dir:
+        body = render_pr_comment(Path(job.result_dir), history=earlier, report_url=report_url)
+    else:
+        what = (
+            "was not graded"
+            if outcome is not None and outcome.status == "rejected"
+            else "could not be graded (infrastructure)"
+        )
+        message = outcome.message if outcome is not None else ""
+        lines = [f"**reprobot**: `{job.head_sha[:7]}` {what}: {message}"]
+        if earlier:
+            lines += ["", "| head | score | coverage | finished |", "| --- | --- | --- | --- |"]
+            lines += [
+                f"| `{h.head_sha[:7]}` | {h.score:.3f} | {h.coverage:.0%} | {h.finished_at} |"
+                for h in earlier
+            ]
+        body = "\n".join(lines) + "\n"
+    if COMMENT_MARKER not in body:
+        body = f"{COMMENT_MARKER}\n{body}"
+    return cap(body, MAX_COMMENT)
+
+
+def post_comment(ctx: JobContext, job: Job, report_url: str | None) -> None:
+    outcome = job.outcome
+    if outcome is not None and outcome.graded:
+        ctx.queue.add_history(
+            job,
+            outcome.score or 0.0,
+            outcome.coverage or 0.0,
+            datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+    lock = f"comment:{job.repo}#{job.pr}"
+    holder = f"job-{job.id}"  # the same job resumed after a crash takes its own lock back at once
+    deadline = time.monotonic() + LOCK_WAIT_S
+    while not ctx.queue.try_lock(lock, holder, ctx.queue.lease_s):
+        if time.monotonic() > deadline:
+            raise GitHubError(f"comment lock for {job.repo}#{job.pr} is held")
+        time.sleep(0.1)
+    try:
+        body = comment_body(ctx, job, report_url)
+        gh = ctx.gh
+        cid = ctx.queue.comment_id(job.repo, job.pr) or gh.find_comment(job.repo, job.pr, COMMENT_MARKER)
+        if cid is not None:
+            try:
+                gh.edit_comment(job.repo, cid, body)
+            except GitHubError as exc:
+                if "404" not in str(exc):
+                    raise
+                cid = None  # deleted by someone: post a fresh one
+        if cid is None:
+            cid = gh.create_comment(job.repo, job.pr, body)
+            ctx.step("comment_created", job)  # created on GitHub, id not yet recorded
+        ctx.queue.set_comment_id(job.repo, job.pr, cid)
+    finally:
+        ctx.queue.unlock(lock, holder)

@@ -1,0 +1,196 @@
+"""The worker loop: takes jobs from the durable queue under a renewed lease and runs them.
+
+A grade job's steps live in ``bot.jobs.grade_job``; a notice is one completed check run; a command
+job carries out a ``/reprobot`` command (``bot.jobs.command_job``). Unexpected failures are
+infrastructure trouble: retried with backoff up to ``bot.max_attempts``, then reported as neutral.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from typing import Any
+
+from bot.errors import BotError
+from bot.github.api import CheckRunOutput, GitHubFactory
+from bot.github.dispatch import make_dispatcher
+from bot.grading import Grader
+from bot.jobs.check_runs import close_if_cancelled, ensure_check_run
+from bot.jobs.command_job import run_command
+from bot.jobs.context import JobContext
+from bot.jobs.grade_job import GradeJob
+from bot.jobs.queue import JobQueue
+from bot.jobs.records import ACTIVE_STATES, Job, JobCancelled, JobOutcome
+from bot.jobs.retry import backoff_delay
+from bot.jobs.steps import reached
+from bot.settings import Settings
+from judge.papers import PaperRegistry
+
+log = logging.getLogger("reprobot.worker")
+
+
+def build_grader(settings: Settings) -> Grader:
+    """``bot.grader: "module:callable"`` (called with the Settings), else ``bot.pipeline.LocalGrader``."""
+    spec = settings.bot.grader
+    factory: Any
+    if spec is None:
+        from bot.pipeline import LocalGrader
+
+        factory = LocalGrader
+    else:
+        module_name, attr = spec.split(":")
+        try:
+            factory = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as exc:
+            raise BotError(f"bot.grader: cannot load {spec!r} ({exc})") from None
+    grader: Grader = factory(settings)
+    return grader
+
+
+class Worker:
+    def __init__(
+        self,
+        settings: Settings,
+        queue: JobQueue,
+        grader: Grader,
+        github_for: GitHubFactory,
+        *,
+        owner: str | None = None,
+        registry: PaperRegistry | None = None,
+        poll_s: float = 1.0,
+    ) -> None:
+        self.settings = settings
+        self.queue = queue
+        self.grader = grader
+        self.github_for = github_for
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.registry = registry or PaperRegistry(settings.papers.rubrics_dir, settings.papers.blacklists_dir)
+        self.dispatcher = make_dispatcher(settings)
+        self.poll_s = poll_s
+        self._stop = threading.Event()
+
+    def run(self, *, once: bool = False, concurrency: int | None = None) -> int:
+        """Process jobs with bounded concurrency; ``once``: stop when nothing is claimable. Returns count."""
+        n = concurrency or self.settings.bot.worker_concurrency
+        done = [0]
+        lock = threading.Lock()
+
+        def loop(index: int) -> None:
+            while not self._stop.is_set():
+                if self.process_one(f"{self.owner}/{index}"):
+                    with lock:
+                        done[0] += 1
+                    continue
+                if once:
+                    return
+                self._stop.wait(self.poll_s)
+
+        threads = [threading.Thread(target=loop, args=(i,), daemon=True) for i in range(n)]
+        for t in threads:
+            t.start()
+        try:
+            for t in threads:
+                while t.is_alive():
+                    t.join(0.2)
+        except KeyboardInterrupt:
+            self._stop.set()
+            raise
+        return done[0]
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def context(self, job: Job) -> JobContext:
+        return JobContext(self.settings, self.queue, self.github_for(job.installation_id, job.repo))
+
+    def process_one(self, owner: str | None = None) -> bool:
+        owner = owner or self.owner
+        job = self.queue.claim(owner)
+        if job is None:
+            return False
+        reached("claimed", job.id)
+        beat = _Heartbeat(self.queue, job.id, owner, self.queue.lease_s / 3)
+        beat.start()
+        try:
+            if job.kind == "grade":
+                GradeJob(self.context(job), self.grader, self.dispatcher).run(job)
+            elif job.kind == "notice":
+                self._notice_job(job)
+            elif job.kind == "command":
+                self._command_job(job)
+        except JobCancelled:
+            close_if_cancelled(self.context(job), self.queue.get(job.id))
+        except Exception as exc:  # infrastructure trouble: retried, never charged to the submitter
+            log.warning("job %s: %s", job.id, exc)
+            self._on_error(self.queue.get(job.id), exc)
+        finally:
+            beat.stop()
+            self.queue.release(job.id, owner)
+        return True
+
+    def _on_error(self, job: Job, exc: BaseException) -> None:
+        attempts = job.attempts + 1
+        message = f"{type(exc).__name__}: {exc}"[:500]
+        if job.state not in ACTIVE_STATES:
+            return
+        if attempts < self.settings.bot.max_attempts:
+            delay = backoff_delay(self.settings.bot.retry_backoff_s, attempts)
+            self.queue.update(
+                job.id,
+                state="queued",
+                attempts=attempts,
+                next_attempt_at=time.time() + delay,
+                message=f"retry {attempts}/{self.settings.bot.max_attempts - 1} in {delay:.0f} s: {message}",
+            )
+            return
+        if job.kind == "grade" and job.outcome is None:
+            outcome = JobOutcome(
+                "infra_error", f"could not grade: {message}", result_dir=job.result_dir, final=True
+            )
+            self.queue.update(job.id, state="reporting", attempts=0, outcome=outcome, message=message)
+            return
+        self.queue.update(job.id, state="failed", attempts=attempts, message=message)
+
+    def _notice_job(self, job: Job) -> None:
+        ctx = self.context(job)
+        ensure_check_run(
+            ctx,
+            job,
+            status="completed",
+            conclusion=job.info.conclusion or "failure",
+            output=CheckRunOutput(job.info.title or "reprobot", job.message),
+        )
+        self.queue.update(job.id, state="posted", check_completed=1)
+        reached("posted", job.id)
+
+    def _command_job(self, job: Job) -> None:
+        ctx = self.context(job)
+        note = run_command(job, ctx.gh, self.queue, self.settings, self.registry)
+        self.queue.update(job.id, state="posted", message=note)
+        reached("posted", job.id)
+
+
+class _Heartbeat:
+    def __init__(self, queue: JobQueue, job_id: int, owner: str, every_s: float) -> None:
+        self.queue, self.job_id, self.owner, self.every_s = queue, job_id, owner, max(every_s, 0.05)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            try:
+                self.queue.heartbeat(self.job_id, self.owner)
+            except Exception:  # pragma: no cover - the next beat retries
+                log.exception("heartbeat")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()

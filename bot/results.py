@@ -1,0 +1,103 @@
+"""The result folder of a graded submission: the one owner of its file names and of the bot's records
+in it (docs/FORMATS.md).
+
+The runner writes the executed submission (``reproduce.log``, ``metadata.json``, ``submission/``), the
+judge writes the graded tree and its summary, the bot adds ``blacklist.json``, ``submission.json``
+and ``report.html``. Everything in the bot that opens one of these files names it through here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+REPRODUCE_LOG = "reproduce.log"
+RUN_METADATA = "metadata.json"
+EXECUTED_DIR = "submission"
+GRADE = "grade.json"
+JUDGE_SUMMARY = "judge_summary.json"
+JUDGE_CALLS = "judge_calls.jsonl"
+BLACKLIST = "blacklist.json"
+SUBMISSION_RECORD = "submission.json"
+REPORT_HTML = "report.html"
+
+EXECUTED_FILES = (REPRODUCE_LOG, RUN_METADATA, BLACKLIST)  # what a regrade copies from the earlier run
+
+
+@dataclass(frozen=True, slots=True)
+class ResultFolder:
+    path: Path
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+    @property
+    def grade(self) -> Path:
+        return self.path / GRADE
+
+    @property
+    def judge_summary(self) -> Path:
+        return self.path / JUDGE_SUMMARY
+
+    @property
+    def run_metadata(self) -> Path:
+        return self.path / RUN_METADATA
+
+    @property
+    def reproduce_log(self) -> Path:
+        return self.path / REPRODUCE_LOG
+
+    @property
+    def blacklist(self) -> Path:
+        return self.path / BLACKLIST
+
+    @property
+    def submission_record(self) -> Path:
+        return self.path / SUBMISSION_RECORD
+
+    @property
+    def report_html(self) -> Path:
+        return self.path / REPORT_HTML
+
+
+def _opt_str(v: Any) -> str | None:
+    return v if isinstance(v, str) and v else None
+
+
+@dataclass(frozen=True, slots=True)
+class SubmissionRecord:
+    """``submission.json``: who submitted what, written by the worker before any report is rendered."""
+
+    paper_id: str | None
+    submitter: str | None
+    repository: str | None
+    pr_number: int | None
+    head_sha: str | None
+    mode: str | None
+    human_baseline: bool
+    url: str | None
+    graded_at: str | None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> SubmissionRecord:
+        """Read loosely: a field of the wrong type is unknown, not an error."""
+        pr = d.get("pr_number")
+        return cls(
+            paper_id=_opt_str(d.get("paper_id")),
+            submitter=_opt_str(d.get("submitter")),
+            repository=_opt_str(d.get("repository")),
+            pr_number=pr if isinstance(pr, int) and not isinstance(pr, bool) else None,
+            head_sha=_opt_str(d.get("head_sha")),
+            mode=_opt_str(d.get("mode")),
+            human_baseline=d.get("human_baseline") is True,
+            url=_opt_str(d.get("url")),
+            graded_at=_opt_str(d.get("graded_at")),
+        )
+
+    def write(self, folder: Path) -> Path:
+        path = ResultFolder(folder).submission_record
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
+        return path
