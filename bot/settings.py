@@ -14,18 +14,17 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from bot.assets import asset_dir
 from bot.errors import ConfigError
 from judge.config import JudgeSettings
 from runner.config import RunnerSettings
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class PapersSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    rubrics_dir: Path = PROJECT_ROOT / "rubrics"
-    blacklists_dir: Path = PROJECT_ROOT / "blacklists"
+    rubrics_dir: Path = Field(default_factory=lambda: asset_dir("rubrics"))
+    blacklists_dir: Path = Field(default_factory=lambda: asset_dir("blacklists"))
 
 
 class Secrets(BaseModel):

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from bot.errors import BotError
-from bot.version import reprobot_version
 from judge.errors import JudgeError
 from runner.errors import RunnerError
 
@@ -44,6 +43,19 @@ class AppContext:
 
 
 class ReprobotGroup(click.Group):
+    """The command group: commands load when used; errors are translated here."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMAND_TABLE)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return load_command(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, short) for name, (_, short) in sorted(COMMAND_TABLE.items())]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -63,33 +75,87 @@ class ReprobotGroup(click.Group):
     default=None,
     help="YAML configuration file (default: $REPROBOT_CONFIG, else built-in defaults).",
 )
-@click.version_option(reprobot_version(), prog_name="reprobot")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=lambda ctx, param, value: _print_version(ctx, value),
+    help="Show the version and exit.",
+)
 @click.pass_context
 def main(ctx: click.Context, config_path: Path | None) -> None:
     """reprobot: grade paper reproductions the way PaperBench does, as a git-native bot."""
     ctx.obj = AppContext(config_path)
 
 
-COMMAND_MODULES = (
-    "bot_cmds",
-    "forge_cmds",
-    "grade_cmds",
-    "judge_cmds",
-    "report_cmds",
-    "rubric",
-    "runner_cmds",
-    "scoring",
-)
+# name -> (module under bot/cli, one-line help). ``reprobot --help`` lists this table without importing
+# any command module (docker, openai, flask and the judge load only for the command that runs);
+# tests/bot/test_cli_basics.py checks it against every module's COMMANDS.
+COMMAND_TABLE: dict[str, tuple[str, str]] = {
+    "blacklist": ("runner_cmds", "Blacklisted resources of a paper."),
+    "forge": (
+        "forge_cmds",
+        "A local bare git repository that takes submissions by `git push` (no GitHub needed).",
+    ),
+    "grade": (
+        "grade_cmds",
+        "Reproduce SUBMISSION in the sandbox, grade every rubric leaf, write DIR/report.html.",
+    ),
+    "image": ("runner_cmds", "The reproduction image."),
+    "jobs": ("bot_cmds", "List the queue's jobs."),
+    "judge": (
+        "judge_cmds",
+        "Grade EXECUTED (a `reprobot reproduce --out` folder) against the paper's rubric.",
+    ),
+    "judge-eval": (
+        "scoring",
+        "Leaf-level accuracy and macro P/R/F1 of PRED against a human-graded GOLD tree.",
+    ),
+    "judge-eval-run": (
+        "judge_cmds",
+        "Grade a JudgeEval submission with a model and report F1 against the human GOLD tree.",
+    ),
+    "leaderboard": (
+        "report_cmds",
+        "Best and latest score per submitter, per paper and overall; full and Code-Dev apart.",
+    ),
+    "papers": ("rubric", "List the papers of the configured papers folder."),
+    "report": (
+        "report_cmds",
+        "Write RESULT_DIR/report.html (self-contained), or print the comment / check output.",
+    ),
+    "reproduce": ("runner_cmds", "Run SUBMISSION's reproduce.sh in the sandbox; results in --out."),
+    "rubric": ("rubric", "Validate and inspect rubric trees."),
+    "score": (
+        "scoring",
+        "Recompute every internal score from the leaves; the last stdout line is the root score.",
+    ),
+    "serve": ("bot_cmds", "Run the webhook app (POST /webhook, GET /healthz)."),
+    "worker": ("bot_cmds", "Process queued jobs: check runs, grading, the PR comment."),
+}
+COMMAND_MODULES = tuple(sorted({module for module, _ in COMMAND_TABLE.values()}))
 
 
-def _register() -> None:
-    for name in COMMAND_MODULES:
-        module = importlib.import_module(f"{__name__}.{name}")
-        for command in getattr(module, "COMMANDS", []):
-            main.add_command(command)
+def load_command(name: str) -> click.Command | None:
+    entry = COMMAND_TABLE.get(name)
+    if entry is None:
+        return None
+    module = importlib.import_module(f"{__name__}.{entry[0]}")
+    for command in getattr(module, "COMMANDS", []):
+        if command.name == name:
+            found: click.Command = command
+            return found
+    return None
 
 
-_register()
+def _print_version(ctx: click.Context, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from bot.version import reprobot_version
+
+    click.echo(f"reprobot, version {reprobot_version()}")
+    ctx.exit()
 
 
 def run() -> None:  # pragma: no cover - console entry point for `python -m bot.cli`

@@ -14,6 +14,7 @@ from typing import Any
 
 from markupsafe import Markup
 
+from bot.github.api import MAX_COMMENT
 from bot.report import formatting
 from bot.report.context import LeafInfo, ReportContext
 from bot.report.escaping import clip, md_code, md_inline
@@ -22,7 +23,7 @@ from bot.report.tree import LEVELS, NodeStats, TreeStyle, node_stats, tree_rows
 from judge.graded import GradedNode
 
 COMMENT_MARKER = "<!-- reprobot:score-comment -->"
-COMMENT_LIMIT = 65_536
+COMMENT_LIMIT = MAX_COMMENT  # GitHub's limit on a comment body
 CHECK_TEXT_LIMIT = 65_535
 CHECK_TITLE_LIMIT = 255
 TOP_FAILING = 10

@@ -15,11 +15,11 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from bot.assets import asset_dir
 from bot.report import formatting
 from bot.report.escaping import html_attr_id, html_text, md_code, md_inline
-from bot.settings import PROJECT_ROOT
 
-TEMPLATES_DIR = PROJECT_ROOT / "templates"
+TEMPLATES_DIR = asset_dir("templates")
 
 
 def _md_finalize(value: Any) -> Any:
