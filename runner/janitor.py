@@ -146,3 +146,23 @@ def sweep(
             continue
         (gone if remove_tree(entry, engine, image) else left).append(str(entry))
     return SweepResult(tuple(removed), tuple(gone), tuple(left))
+
+
+def sweep_at_start(image: str) -> SweepResult | None:
+    """``sweep`` with the local engine, as ``worker`` and ``grade`` do when they start.
+
+    Without a reachable engine only temp folders are swept (containers wait for the next start).
+    """
+    from runner.errors import InfraError
+
+    engine: ContainerEngine | None
+    try:
+        from runner.docker_engine import DockerEngine
+
+        engine = DockerEngine(timeout_s=30)
+    except InfraError:
+        engine = None
+    try:
+        return sweep(engine, image)
+    except InfraError:
+        return None

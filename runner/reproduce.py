@@ -263,6 +263,7 @@ def build_metadata(
         if ctx.gpu_request is not None:
             gpu = {"requested": ctx.gpu_request.spec, "method": ctx.gpu_request.method}
             gpu["seen"] = ctx.gpu_seen.to_dict() if ctx.gpu_seen is not None else None
+            gpu["names"] = [d.name for d in ctx.gpu_seen.devices] if ctx.gpu_seen is not None else []
     now = _now()
     return RunMetadata(
         exit_code=attempt.state.exit_code if attempt else None,

@@ -56,9 +56,11 @@ def worker(ctx: click.Context, once: bool, concurrency: int | None) -> None:
     from bot.forge_api import clients_for
     from bot.github_api import github_factory
     from bot.worker import Worker, build_grader
+    from runner.janitor import sweep_at_start
 
     settings: Settings = app_settings(ctx)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    sweep_at_start(settings.runner.image)  # containers and temp folders of dead runs
     github_for = clients_for(settings, github_factory)
     grader = build_grader(settings)
     w = Worker(
