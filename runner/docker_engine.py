@@ -75,7 +75,10 @@ class DockerContainer:
         self.id: str = container.id
 
     def start(self) -> None:
-        self._c.start()
+        try:
+            self._c.start()
+        except docker.errors.APIError as exc:
+            raise InfraError(f"the Docker engine could not start the container: {exc.explanation or exc}") from None
 
     def log_stream(self) -> Iterator[bytes]:
         # The json-file driver writes the log to disk whatever we do, so a slow reader never
