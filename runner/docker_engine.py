@@ -78,7 +78,8 @@ class DockerContainer:
         try:
             self._c.start()
         except docker.errors.APIError as exc:
-            raise InfraError(f"the Docker engine could not start the container: {exc.explanation or exc}") from None
+            detail = exc.explanation or exc
+            raise InfraError(f"the Docker engine could not start the container: {detail}") from None
 
     def log_stream(self) -> Iterator[bytes]:
         # The json-file driver writes the log to disk whatever we do, so a slow reader never

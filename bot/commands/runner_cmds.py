@@ -227,4 +227,45 @@ def blacklist_check(
         ctx.exit(1)
 
 
-COMMANDS: list[click.Command] = [image_group, reproduce_cmd, blacklist_group]
+@click.command("doctor")
+@click.pass_context
+def doctor_cmd(ctx: click.Context) -> None:
+    """Is this machine ready to run reproductions? One OK/WARN/FAIL line per check, with the fix.
+
+    Exit 0 when nothing FAILs, 3 otherwise (infrastructure).
+    """
+    from runner.docker_engine import DockerEngine
+    from runner.doctor import diagnose, failed
+
+    checks = diagnose(app_settings(ctx).runner, lambda: DockerEngine(timeout_s=60))
+    for check in checks:
+        click.echo(check.line())
+    if failed(checks):
+        ctx.exit(3)
+
+
+@click.group("import")
+def import_group() -> None:
+    """Bring results of other graders into reprobot's layout."""
+
+
+@import_group.command("paperbench")
+@click.argument("run", type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.pass_context
+def import_paperbench_cmd(ctx: click.Context, run: Path, out_dir: Path) -> None:
+    """A PaperBench executed submission (archive or folder) -> reprobot's executed layout in --out.
+
+    Then `reprobot judge OUT --paper ID` grades it with reprobot's judge.
+    """
+    from runner.paperbench_import import import_paperbench
+
+    settings = app_settings(ctx).runner
+    meta = import_paperbench(
+        run, out_dir, file_cap_bytes=settings.file_cap_bytes, total_cap_bytes=settings.total_cap_bytes
+    )
+    click.echo(f"touched={len(meta.files_changed)} skipped={len(meta.skipped_files)} exit_code=unknown")
+    click.echo(str(out_dir))
+
+
+COMMANDS: list[click.Command] = [image_group, reproduce_cmd, blacklist_group, doctor_cmd, import_group]
