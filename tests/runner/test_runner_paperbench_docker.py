@@ -273,3 +273,24 @@ def test_ordinary_user_reprobot_leaves_nothing_of_roots_files(
     assert (out / "d" / "e" / "f").read_text() == "secret\n" and (out / "rootfile").is_file()
     assert os.stat(out / "rootfile").st_uid == 65534
     assert list((work / "tmp").iterdir()) == []  # no temp folder left, root's files included
+
+
+def test_salvage_switches_python3_where_the_image_has_two(
+    tmp_path: Path, repro_image: str, docker_engine: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The "other Python" variation really switches python3 (here to the image's own 3.11)."""
+    import runner.reproduce as rp
+
+    assert rp.salvage_plan(("3.12", "3.11")) == (
+        rp.Variation(python="3.11"),
+        rp.Variation(fresh_venv=True),
+        rp.Variation(python="3.11", fresh_venv=True),
+    )
+    assert rp.salvage_plan(("3.11",)) == (rp.Variation(fresh_venv=True),)
+    monkeypatch.setattr(rp, "salvage_plan", lambda pythons: (rp.Variation(python="3.11"),))
+    script = '[ "$(command -v python3)" = /usr/local/bin/python3 ] || exit 4\npython3 --version\n'
+    meta = reproduce(
+        make(tmp_path / "s", script), tmp_path / "o", opts(repro_image, salvage=True), engine=docker_engine
+    )  # type: ignore[arg-type]
+    assert [(a.variation, a.exit_code) for a in meta.attempts] == [("as submitted", 4), ("python3.11", 0)]
+    assert "salvage: python3 is now Python 3.11" in (tmp_path / "o" / "reproduce.log").read_text()
