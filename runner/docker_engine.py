@@ -217,12 +217,16 @@ class DockerEngine:
         return DockerContainer(self._client, container)
 
     def list_labelled(self, label: str) -> list[str]:
-        return [c.id for c in self._client.containers.list(all=True, filters={"label": label})]
+        return [str(c["Id"]) for c in self._client.api.containers(all=True, filters={"label": label})]
 
     def labelled_containers(self, label: str) -> list[LabelledContainer]:
-        found = self._client.containers.list(all=True, filters={"label": label})
+        found = self._client.api.containers(all=True, filters={"label": label})  # one call, no inspect races
         return [
-            LabelledContainer(c.id, dict(c.labels or {}), c.status in ("running", "restarting", "paused"))
+            LabelledContainer(
+                str(c["Id"]),
+                dict(c.get("Labels") or {}),
+                c.get("State") in ("running", "restarting", "paused"),
+            )
             for c in found
         ]
 

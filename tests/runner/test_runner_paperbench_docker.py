@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.janitor import RUN_LABEL, sweep
+from runner.engine import LabelledContainer
+from runner.janitor import OWNER_LABEL, RUN_LABEL
 from runner.profiles import PACKAGE_MANAGER_CAPS
 from runner.reproduce import ReproduceOptions, reproduce
 
@@ -164,40 +166,74 @@ def test_no_reproduce_sh_is_recorded_not_rejected(
     assert docker_engine.list_labelled(RUN_LABEL) == []  # type: ignore[attr-defined]
 
 
-def test_kill_9_of_reprobot_leaves_nothing_past_the_deadline(
+def test_kill_9_of_reprobot_grade_leaves_nothing_past_the_deadline(
     tmp_path: Path, repro_image: str, docker_engine: object
 ) -> None:
+    """kill -9 of `reprobot grade` mid-run: the container stops by its own deadline; the next
+    `reprobot grade` removes it and the dead run's temp folders."""
     sub = make(tmp_path / "sub", "echo running\nsleep 600\n")
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
-    code = (
-        "import sys; from pathlib import Path; from runner.reproduce import ReproduceOptions, reproduce\n"
-        f"reproduce(Path({str(sub)!r}), Path({str(tmp_path / 'out')!r}),"
-        f" ReproduceOptions(image={repro_image!r},"
-        " timeout_s=4, deadline_grace_s=2, network='none', memory='128m', salvage=False))\n"
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        f"runner:\n  image: {repro_image}\n  timeout_s: 4\n  deadline_grace_s: 2\n"
+        "  network: none\n  memory: 128m\n  salvage: false\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "TMPDIR": str(tmpdir)})
-    deadline = time.monotonic() + 30
-    while not docker_engine.list_labelled(RUN_LABEL) and time.monotonic() < deadline:  # type: ignore[attr-defined]
+    env = {**os.environ, "TMPDIR": str(tmpdir)}
+    cli = [sys.executable, "-m", "bot.cli", "--config", str(config), "grade"]
+    args = ["--paper", "tiny-moons", "--judge", "dummy", "--out"]
+    proc = subprocess.Popen(
+        [*cli, str(sub), *args, str(tmp_path / "out")], env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    owner = f"{socket.gethostname()}:{proc.pid}"  # the dockerd is shared: only this run's containers
+
+    def mine() -> list[LabelledContainer]:
+        found = docker_engine.labelled_containers(RUN_LABEL)  # type: ignore[attr-defined]
+        return [c for c in found if c.labels.get(OWNER_LABEL) == owner]
+
+    deadline = time.monotonic() + 60
+    while not mine() and time.monotonic() < deadline:
         time.sleep(0.1)
-    ids = docker_engine.list_labelled(RUN_LABEL)  # type: ignore[attr-defined]
+    ids = [c.id for c in mine()]
     assert ids, "the container never started"
+    started = time.monotonic()
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert any(p.name.startswith(f"reprobot-run-{proc.pid}-") for p in tmpdir.iterdir())
+    left = {p.name.split("-")[1] for p in tmpdir.iterdir() if f"-{proc.pid}-" in p.name}
+    assert left == {"run", "fetch"}, left  # what the dead run left behind
+    time.sleep(2)
+    assert any(c.running for c in mine()), "the container should still run before its deadline"
     # The container's own deadline (timeout 4 s + grace 2 s) stops it with nobody watching.
-    stop_by = time.monotonic() + 6 + 10
-    running = True
-    while time.monotonic() < stop_by:
-        running = any(c.running for c in docker_engine.labelled_containers(RUN_LABEL))  # type: ignore[attr-defined]
-        if not running:
-            break
+    while time.monotonic() < started + 6 + 10 and any(c.running for c in mine()):
         time.sleep(0.5)
-    assert not running, "the container outlived its deadline"
-    result = sweep(docker_engine, repro_image, temp_base=tmpdir)  # type: ignore[arg-type]
-    assert set(ids) <= set(result.containers_removed)
-    assert docker_engine.list_labelled(RUN_LABEL) == []  # type: ignore[attr-defined]
-    assert list(tmpdir.iterdir()) == [] and not result.folders_left
+    assert not any(c.running for c in mine()), "the container outlived its deadline"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "main.py").write_text("print(1)\n")
+    nxt = subprocess.run(
+        [*cli, str(empty), *args, str(tmp_path / "out2")], env=env, capture_output=True, timeout=120
+    )
+    assert nxt.returncode == 0, nxt.stderr[-2000:]
+    assert mine() == []  # removed by the next start
+    assert [p.name for p in tmpdir.iterdir() if p.name.startswith("reprobot-")] == []
+
+
+def test_bad_input_is_one_line_exit_3_and_nothing_left(tmp_path: Path, repro_image: str) -> None:
+    sub = make(tmp_path / "sub", "echo hi\n")
+    base = [sys.executable, "-m", "bot.cli", "reproduce", str(sub), "--network", "none"]
+    cases = [
+        ["--image", "reprobot/missing:nope"],
+        ["--image", repro_image, "--memory", "1k"],
+        ["--image", repro_image, "--timeout", "0"],
+        ["--image", repro_image, "--gpus", "all"],
+    ]
+    for i, extra in enumerate(cases):
+        out = tmp_path / f"out{i}"
+        proc = subprocess.run([*base, "--out", str(out), *extra], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 3, (extra, proc.stderr)
+        assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr, proc.stderr
+        assert not out.exists(), extra
 
 
 @pytest.fixture
