@@ -165,3 +165,19 @@ def test_import_refuses_hostile_or_broken_archives(tmp_path: Path) -> None:
         tar.add(tmp_path / "r2" / "submission" / "src", arcname="src")
     code, _, stderr = cli("import", "paperbench", str(plain), "--out", str(out2))
     assert code == 1 and "reproduce.log.creation_time" in stderr and not out2.exists()
+
+
+def test_userns_remapping_is_read_from_docker_info() -> None:
+    remapped = EngineInfo("27.1", frozenset(), ("name=seccomp,profile=default", "name=userns"), 8)
+    plain = EngineInfo("27.1", frozenset(), ("name=seccomp,profile=default",), 8)
+    assert remapped.userns_remap and not plain.userns_remap
+
+    class Remapped(StandInEngine):
+        def info(self) -> EngineInfo:
+            return remapped
+
+    plenty = lambda p: (100 << 30, 0, 100 << 30)  # noqa: E731
+    checks = diagnose(
+        RunnerSettings(image="x"), Remapped, disk_usage=plenty, host_gpus=lambda i: HostGpus(False, ())
+    )
+    assert [c.level for c in checks if c.name == "userns"] == ["OK"]

@@ -5,17 +5,21 @@ version and count; a host with only the toolkit's hook, only the nvidia runtime,
 specs gets GPUs (each its own request form); ``auto`` asks for all GPUs on a GPU host and none
 elsewhere; a GPU host the engine cannot serve, or an explicit request on an engine without any
 way, is one clear infrastructure error. On the real engine (no GPU here) each request form is
-refused by the engine and that answer becomes an InfraError, never a traceback or a run without GPUs.
+refused by the engine and that answer becomes an InfraError, never a traceback or a run without GPUs;
+with an engine that has GPUs (a stand-in answering with the real H100 output), the run gets the
+probe's request and metadata.json records what the container saw.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from runner.docker_engine import gpu_create_args
-from runner.engine import EngineInfo, GpuRequest
+from runner.engine import ContainerSpec, EngineInfo, ExitState, GpuRequest
 from runner.errors import InfraError
 from runner.gpu import (
     HostGpus,
@@ -25,6 +29,7 @@ from runner.gpu import (
     probe,
     resolve_request,
 )
+from runner.reproduce import ReproduceOptions, reproduce
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "gpu"
 
@@ -91,3 +96,73 @@ def test_engine_answers_become_one_clear_infra_error(
     message = str(err.value)
     assert "\n" not in message and "Traceback" not in message
     assert docker_engine.list_labelled("org.reprobot.probe") == []  # type: ignore[attr-defined]
+
+
+class _FakeContainer:
+    def __init__(self, spec: ContainerSpec, output: bytes) -> None:
+        self.id, self.spec, self.output = "c" * 64, spec, output
+
+    def start(self) -> None: ...
+
+    def log_stream(self) -> Iterator[bytes]:
+        yield self.output
+
+    def wait(self, timeout_s: float) -> bool:
+        return True
+
+    def kill(self) -> None: ...
+
+    def exit_state(self) -> ExitState:
+        return ExitState(0, False)
+
+    def remove(self) -> None: ...
+
+
+class GpuHostEngine:
+    """An honest stand-in for an engine with the nvidia runtime whose containers see one H100."""
+
+    def __init__(self, xml: bytes) -> None:
+        self.xml = xml
+        self.specs: list[ContainerSpec] = []
+
+    def info(self) -> EngineInfo:
+        return info(("runc", "nvidia"))
+
+    def image_digest(self, image: str) -> str:
+        return "sha256:" + "1" * 64
+
+    def image_labels(self, image: str) -> dict[str, str]:
+        return {}
+
+    def create(self, spec: ContainerSpec) -> _FakeContainer:
+        self.specs.append(spec)
+        return _FakeContainer(spec, self.xml if spec.command[0] == "nvidia-smi" else b"trained\n")
+
+    def list_labelled(self, label: str) -> list[str]:
+        return []
+
+    def labelled_containers(self, label: str) -> list[object]:
+        return []
+
+    def remove_container(self, container_id: str) -> None: ...
+
+
+@pytest.mark.skipif(not FIXTURES.is_dir(), reason="shared GPU fixtures not present")
+def test_metadata_records_what_the_container_saw(tmp_path: Path) -> None:
+    engine = GpuHostEngine((FIXTURES / "h100-nvidia-smi-q.xml").read_bytes())
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "reproduce.sh").write_text("python train.py\n")
+    options = ReproduceOptions(image="img", gpus="all", salvage=False)
+    meta = reproduce(sub, tmp_path / "out", options, engine=engine)  # type: ignore[arg-type]
+    probe_spec, run_spec = engine.specs
+    assert probe_spec.command[:2] == ("nvidia-smi", "-q") and probe_spec.gpu == GpuRequest("all", "runtime")
+    assert run_spec.gpu == GpuRequest("all", "runtime")  # the run gets what the probe got
+    gpu = json.loads((tmp_path / "out" / "metadata.json").read_text())["gpu"]
+    assert (
+        gpu["requested"] == "all" and gpu["method"] == "runtime" and gpu["names"] == ["NVIDIA H100 80GB HBM3"]
+    )
+    assert gpu["seen"]["count"] == 1 and gpu["seen"]["cuda_version"] == "13.0"
+    assert gpu["seen"]["driver_version"] == "580.159.04"
+    assert gpu["seen"]["devices"][0]["memory_total_mib"] == 81559
+    assert meta.gpu == gpu
