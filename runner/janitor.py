@@ -37,7 +37,10 @@ def owner_label() -> str:
 def temp_dir(kind: str, base: Path | None = None) -> tempfile.TemporaryDirectory[str]:
     """A temp folder whose name says which process owns it (so a dead owner's can be swept)."""
     assert kind in TEMP_KINDS
-    return tempfile.TemporaryDirectory(prefix=f"reprobot-{kind}-{os.getpid()}-", dir=base)
+    # ignore_cleanup_errors: what root left and an interrupt kept from giving back is swept later
+    return tempfile.TemporaryDirectory(
+        prefix=f"reprobot-{kind}-{os.getpid()}-", dir=base, ignore_cleanup_errors=True
+    )
 
 
 def pid_alive(pid: int) -> bool:
