@@ -179,7 +179,8 @@ def blacklist_group() -> None:
     "--policy",
     type=click.Choice(["report", "fail"]),
     default=None,
-    help="fail: exit 1 when there are violations (default: runner.blacklist_policy).",
+    help="fail: exit 1 on a reprobot-rule violation or a PaperBench monitor hit in the agent log "
+    "(default: runner.blacklist_policy).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the blacklist.json report.")
 @click.option(
@@ -217,13 +218,18 @@ def blacklist_check(
     else:
         for v in report.violations:
             where = v.file if v.source == "submission" else f"{v.source}:{v.file}"
-            click.echo(f"{where}:{v.line}: {v.url}: {v.context}")
-        state = "blocked" if data["blocked"] else ("clean" if report.clean else "violations reported")
+            click.echo(f"[{v.rule}] {where}:{v.line}: {v.url}: {v.context}")
+        state = (
+            "blocked" if data["blocked"]
+            else "score 0 (PaperBench's monitor)" if data["score_zero"]
+            else "clean" if report.clean
+            else "violations reported"
+        )  # fmt: skip
         click.echo(
             f"{len(report.violations)} violation(s) of {len(paper.blacklist)} blacklisted URL(s) "
             f"in {report.files_scanned} file(s): {state}"
         )
-    if data["blocked"]:
+    if data["blocked"] or data["score_zero"]:
         ctx.exit(1)
 
 
