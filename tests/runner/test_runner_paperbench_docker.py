@@ -56,6 +56,11 @@ def test_root_inside_with_only_package_manager_capabilities(
     script = r"""
 echo "uid=$(id -u) pwd=$(pwd)"
 grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status
+echo "mem=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max)"
+echo "pids=$(cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max)"
+cg=/sys/fs/cgroup/cpu
+echo "cpu=$(cat $cg/cpu.cfs_quota_us 2>/dev/null)/$(cat $cg/cpu.cfs_period_us 2>/dev/null)"
+echo "env-keys=$(env | cut -d= -f1 | sort | tr '\n' ' ')"
 echo hi > /usr/local/bin/made-by-root && echo "usr-local-writable"
 touch /etc/owned && echo "root-writable"
 ls -d venv .venv 2>&1 | grep -c 'No such file'
@@ -86,6 +91,9 @@ ls /work 2>&1 | head -1
     mask = sum(1 << CAP_BITS[c] for c in PACKAGE_MANAGER_CAPS)
     assert f"CapEff:\t{mask:016x}" in log and f"CapBnd:\t{mask:016x}" in log, log
     assert "NoNewPrivs:\t1" in log and "Seccomp:\t2" in log
+    assert f"mem={512 * 1024**2}" in log and "pids=256" in log and "cpu=100000/100000" in log
+    env_keys = set(log.split("env-keys=")[1].split("\n")[0].split())
+    assert env_keys <= {"HOME", "HOSTNAME", "LANG", "PATH", "PWD", "SHLVL", "_", "OLDPWD"}, env_keys
     assert "usr-local-writable" in log and "root-writable" in log
     assert log.count("\n2\n") >= 2  # venv and .venv gone before the run; both docker socket paths absent
     for bad in ("MOUNTED", "RAW-SOCKET", "MKNOD", "MODULE-LOADED", "SYSRQ", "DOCKER"):
