@@ -3,7 +3,8 @@
 Invariants: a submission without reproduce.sh is graded, not rejected (every leaf in grade.json,
 metadata.json says "no reproduce.sh", exit 0); Code-Dev mode runs no reproduction at all (proved
 by an unreachable engine); PaperBench's monitor hit in the agent's log under policy fail gives
-the paper a score of 0 (graded, not rejected), reported beside reprobot's own scan.
+the paper a score of 0 (graded, not rejected), reported beside reprobot's own scan; a paper's own
+`reproduction_timeout_s` (config.yaml) wins over the 24 h default.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
@@ -91,3 +93,22 @@ def test_agent_log_hit_under_fail_scores_zero(tmp_path: Path) -> None:
     assert ("agent.log", "paperbench") in rules and ("agent.log", "reprobot") in rules
     summary = json.loads((out / "judge_summary.json").read_text())
     assert summary["score"] == 0.0 and "score_before_blacklist" in summary
+
+
+def test_a_papers_own_timeout_wins_over_the_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.local_grader as lg
+    from bot.settings import load_settings
+    from judge.papers import PaperRegistry
+
+    folder = tmp_path / "slow-paper"
+    shutil.copytree(ROOT / "rubrics" / "tiny-moons", folder)
+    (folder / "config.yaml").write_text("id: slow-paper\ntitle: Slow\nreproduction_timeout_s: 7200\n")
+    settings = load_settings(environ={})
+    paper = PaperRegistry(settings.papers.rubrics_dir).resolve(str(folder))
+    seen: list[float] = []
+    monkeypatch.setattr(lg, "reproduce", lambda root, out, options, **kw: seen.append(options.timeout_s))
+    grader = lg.LocalGrader(settings, dummy_judge=True)
+    grader.run(paper, GOOD, tmp_path / "out", "ref", False, lambda stage, detail: None)
+    default = lg.PaperRegistry(settings.papers.rubrics_dir).resolve("tiny-moons")
+    grader.run(default, GOOD, tmp_path / "out2", "ref", False, lambda stage, detail: None)
+    assert seen == [7200.0, float(settings.runner.timeout_s)] and settings.runner.timeout_s == 24 * 3600
