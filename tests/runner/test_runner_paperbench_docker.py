@@ -5,7 +5,7 @@ Invariants: reproduce.sh runs as root from the submission folder with a writable
 that root holds only the package-manager capabilities: it cannot mount, open raw sockets, make
 device nodes, load kernel modules, write /proc/sysrq-trigger or reach the docker socket. A quick
 failure is salvaged with PaperBench's variations (every attempt kept, the last graded, only when
-it failed). A missing reproduce.sh is recorded, not rejected. A killed reprobot leaves no running
+it failed; the report says which). A missing reproduce.sh is recorded, not rejected. A killed reprobot leaves no running
 container past the deadline, and the next sweep removes its container and temp folders. When
 reprobot runs as an ordinary user, root's files never block cleanup.
 """
@@ -338,3 +338,20 @@ def test_salvage_switches_python3_where_the_image_has_two(
     )  # type: ignore[arg-type]
     assert [(a.variation, a.exit_code) for a in meta.attempts] == [("as submitted", 4), ("python3.11", 0)]
     assert "salvage: python3 is now Python 3.11" in (tmp_path / "o" / "reproduce.log").read_text()
+
+
+def test_the_report_says_which_attempt_is_graded(tmp_path: Path, repro_image: str) -> None:
+    from click.testing import CliRunner
+
+    from bot.cli import main
+
+    sub = make(tmp_path / "sub", '[ -n "${VIRTUAL_ENV:-}" ] || exit 3\necho ok > out.txt\n')
+    config = tmp_path / "c.yaml"
+    config.write_text(f"runner:\n  image: {repro_image}\n  network: none\n  memory: 256m\n")
+    out = tmp_path / "out"
+    args = ["--config", str(config), "grade", str(sub), "--paper", "tiny-moons", "--out", str(out)]
+    result = CliRunner().invoke(main, [*args, "--judge", "dummy"])
+    assert result.exit_code == 0, result.stderr
+    html = (out / "report.html").read_text()
+    assert "graded: attempt 2 (fresh venv)" in html
+    assert (out / "attempts" / "1" / "reproduce.log").is_file()
