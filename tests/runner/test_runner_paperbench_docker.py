@@ -5,9 +5,10 @@ Invariants: reproduce.sh runs as root from the submission folder with a writable
 that root holds only the package-manager capabilities: it cannot mount, open raw sockets, make
 device nodes, load kernel modules, write /proc/sysrq-trigger or reach the docker socket. A quick
 failure is salvaged with PaperBench's variations (every attempt kept, the last graded, only when
-it failed; the report says which). A missing reproduce.sh is recorded, not rejected. A killed reprobot leaves no running
-container past the deadline, and the next sweep removes its container and temp folders. When
-reprobot runs as an ordinary user, root's files never block cleanup.
+it failed; the report says which). A missing reproduce.sh is recorded, not rejected. A killed
+`reprobot grade` leaves no running container past the deadline, and the next start removes its
+container and temp folders. When reprobot runs as an ordinary user, root's files never block
+cleanup. Bad input (no image, no GPUs, impossible limits) is one line, exit 3, nothing left.
 """
 
 from __future__ import annotations
