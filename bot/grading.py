@@ -22,6 +22,7 @@ class GradeRequest:
     code_dev: bool = False
     reuse_reproduction: Path | None = None  # regrade: judge again on this executed submission
     submitter: str | None = None
+    agent_log: Path | None = None  # the agent's log for PaperBench's monitor (default: agent.log at the root)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Mapping
@@ -26,8 +25,9 @@ from runner.blacklist import BlacklistReport, scan_submission
 from runner.engine import ContainerEngine
 from runner.errors import RunnerError, SubmissionError
 from runner.fetch import fetch_submission
+from runner.janitor import temp_dir
 from runner.metadata import RunMetadata
-from runner.reproduce import ReproduceOptions, reproduce
+from runner.reproduce import ReproduceOptions, record_without_run, reproduce
 
 
 def _noop(stage: str, detail: str) -> None:
@@ -90,8 +90,15 @@ class LocalGrader:
     def scan(self, paper: Paper, root: Path, logs: Mapping[str, Path] | None = None) -> BlacklistReport:
         return scan_submission(root, paper.blacklist, logs=dict(logs or {}))
 
-    def run(self, root: Path, out_dir: Path, ref: str, progress: ProgressFn) -> RunMetadata:
-        options = ReproduceOptions.from_settings(self.settings.runner)
+    def run(
+        self, paper: Paper, root: Path, out_dir: Path, ref: str, code_dev: bool, progress: ProgressFn
+    ) -> RunMetadata:
+        timeout = paper.config.get("reproduction_timeout_s")  # a paper's own limit, if it sets one
+        options = ReproduceOptions.from_settings(
+            self.settings.runner, timeout_s=float(timeout) if isinstance(timeout, int | float) else None
+        )
+        if code_dev:  # PaperBench's Code-Dev variant runs nothing (and saves the GPU)
+            return record_without_run(root, out_dir, options, reason="code-dev", submission_ref=ref)
         beat = _Heartbeat(out_dir / "reproduce.log", progress)
         beat.start()
         try:
@@ -102,9 +109,11 @@ class LocalGrader:
         finally:
             beat.stop.set()
 
-    def collect(self, paper: Paper, out_dir: Path) -> BlacklistReport:
-        """Scan the executed submission and its log (PaperBench's monitor rule) and record it."""
+    def collect(self, paper: Paper, out_dir: Path, agent_log: Path | None = None) -> BlacklistReport:
+        """Scan the executed submission, its log and the agent's (both rules) and record it."""
         logs = {"reproduce.log": out_dir / "reproduce.log"} if (out_dir / "reproduce.log").is_file() else {}
+        if agent_log is not None:
+            logs["agent.log"] = agent_log
         report = self.scan(paper, out_dir / "submission", logs)
         self._write_blacklist(out_dir, report)
         return report
@@ -138,6 +147,21 @@ class LocalGrader:
 
     # ------------------------------------------------------------------------------- pipeline
 
+    def _paperbench_consequence(self, out_dir: Path, summary: dict[str, Any]) -> str:
+        """PaperBench's monitor hit the agent's log under policy fail: the paper's score is 0."""
+        try:
+            data = json.loads((out_dir / "blacklist.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return ""
+        if not (isinstance(data, dict) and data.get("score_zero") is True):
+            return ""
+        summary["score_before_blacklist"] = summary["score"]
+        summary["score"] = 0.0
+        summary["blacklist_consequence"] = "PaperBench's monitor rule hit the agent's log: score 0"
+        path = out_dir / "judge_summary.json"
+        path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        return "; blacklisted resource in the agent's log (PaperBench's monitor): score 0"
+
     def _write_blacklist(self, out_dir: Path, report: BlacklistReport) -> None:
         data = report.to_dict(self.settings.runner.blacklist_policy)
         (out_dir / "blacklist.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
@@ -164,12 +188,13 @@ class LocalGrader:
                     if (executed / name).is_file():
                         shutil.copy2(executed / name, out_dir / name)
         else:
-            with tempfile.TemporaryDirectory(prefix="reprobot-fetch-") as tmp:
+            with temp_dir("fetch") as tmp:
                 try:
                     progress("fetching", request.submission)
                     root = self.fetch(request, Path(tmp) / "src")
                     progress("scanning", f"blacklist of {paper.id}: {len(paper.blacklist)} entries")
-                    pre = self.scan(paper, root)
+                    agent = {"agent.log": request.agent_log} if request.agent_log is not None else None
+                    pre = self.scan(paper, root, agent)
                     if pre.blocked(self.settings.runner.blacklist_policy):
                         self._write_blacklist(out_dir, pre)
                         first = pre.violations[0]
@@ -179,7 +204,8 @@ class LocalGrader:
                             f"({len(pre.violations)} violation(s)); the policy of this deployment is to fail",
                         )
                     progress("reproducing", "starting the container")
-                    metadata = self.run(root, out_dir, request.submission, progress)
+                    metadata = self.run(root=root, paper=paper, out_dir=out_dir, ref=request.submission,
+                                        code_dev=request.code_dev, progress=progress)  # fmt: skip
                 except SubmissionError as exc:
                     return outcome("rejected", str(exc))
                 except RunnerError as exc:  # InfraError and anything else not the submitter's fault
@@ -188,7 +214,7 @@ class LocalGrader:
                 return outcome(
                     "infra_error", metadata.error or "the reproduction failed for infrastructure reasons"
                 )
-            post = self.collect(paper, out_dir)
+            post = self.collect(paper, out_dir, request.agent_log)
             if post.blocked(self.settings.runner.blacklist_policy):
                 return outcome(
                     "rejected", f"blacklisted resource used during the run: {post.violations[0].url}"
@@ -200,12 +226,13 @@ class LocalGrader:
             summary = self.judge(paper, executed, out_dir, request.code_dev, progress)
         except JudgeError as exc:
             return outcome("infra_error", f"the judge could not run: {exc}")
+        zeroed = self._paperbench_consequence(out_dir, summary)
         self.report(out_dir)
         score, coverage = float(summary["score"]), float(summary["coverage"])
         dummy = " (dummy judge: NOT a real grade)" if summary.get("dummy") else ""
         return outcome(
             "graded",
-            f"score {score:.3f}, coverage {100 * coverage:.0f}%{dummy}",
+            f"score {score:.3f}, coverage {100 * coverage:.0f}%{dummy}{zeroed}",
             score=score,
             coverage=coverage,
         )

@@ -7,8 +7,18 @@ remotes) is searched for every blacklisted URL. Matching is on normalised URLs: 
 and ``git@host:owner/repo`` equals ``https://host/owner/repo``; a deeper URL in the blacklisted
 resource (``.../repo/blob/main/x.py``) is a use of it, a sibling (``.../repo-other``) is not.
 
-Logs (``reproduce.log``, an agent log): PaperBench's monitor rule, a blacklisted URL within
-``window`` lines of ``git clone``, ``curl`` or ``wget``.
+Two rules, reported side by side and labelled (``rule`` of each violation):
+
+- ``paperbench``: PaperBench's monitor rule exactly (PAPERBENCH.md section 4), applied to the
+  agent's log (``agent.log`` at the submission root, or one the job names): each blacklist URL is
+  reduced (scheme, query and anchor removed) and searched as a case-sensitive substring, line by
+  line; a hit counts only when ``git clone``, ``curl`` or ``wget`` appears within 3 lines of it.
+  Its consequence under ``blacklist_policy: fail`` is PaperBench's: the paper's score is 0.
+- ``reprobot``: reprobot's own, stricter scan of the repository's files and of ``reproduce.log``
+  (and of the agent log too, for the record): normalised URLs (below) anywhere in the files, and in
+  logs a normalised URL within ``window`` (5) lines of ``git clone``, ``curl`` or ``wget``. This
+  5-line window is reprobot's choice, not PaperBench's. Under ``fail`` a reprobot-rule violation
+  in the repository or reproduce.log rejects the submission.
 
 Speed: files are read as bytes, lower-cased once, and searched with ``bytes.find`` for a few
 literal needles per URL (a combined regex when the blacklist is long); only the neighbourhood of a
@@ -25,7 +35,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 Policy = Literal["report", "fail"]
+Rule = Literal["reprobot", "paperbench"]
 MONITOR_COMMANDS = (b"git clone", b"curl", b"wget")
+PAPERBENCH_WINDOW = 3
+AGENT_LOG = "agent.log"
 _CHUNK = 16 * 1024 * 1024
 _OVERLAP = 4096
 _SNIFF = 8192
@@ -70,6 +83,7 @@ class Violation:
     url: str  # the blacklist entry
     matched: str  # the text found
     context: str
+    rule: Rule = "reprobot"
 
 
 @dataclass(frozen=True)
@@ -83,15 +97,39 @@ class BlacklistReport:
     def clean(self) -> bool:
         return not self.violations
 
+    @property
+    def reprobot_violations(self) -> tuple[Violation, ...]:
+        return tuple(v for v in self.violations if v.rule == "reprobot")
+
+    @property
+    def paperbench_violations(self) -> tuple[Violation, ...]:
+        return tuple(v for v in self.violations if v.rule == "paperbench")
+
     def blocked(self, policy: Policy) -> bool:
-        return policy == "fail" and bool(self.violations)
+        """reprobot's consequence: reject (a reprobot-rule hit in the repository or reproduce.log)."""
+        return policy == "fail" and any(v.source != AGENT_LOG for v in self.reprobot_violations)
+
+    def score_zero(self, policy: Policy) -> bool:
+        """PaperBench's consequence: the paper's score is 0 (its monitor rule hit the agent log)."""
+        return policy == "fail" and bool(self.paperbench_violations)
 
     def to_dict(self, policy: Policy) -> dict[str, Any]:
         return {
             "policy": policy,
             "blocked": self.blocked(policy),
+            "score_zero": self.score_zero(policy),
             "blacklist": list(self.blacklist),
             "violations": [asdict(v) for v in self.violations],
+            "paperbench_monitor": {
+                "rule": "reduced URL, case-sensitive substring, git clone/curl/wget within 3 lines; "
+                "on agent.log",
+                "violations": len(self.paperbench_violations),
+            },
+            "reprobot_scan": {
+                "rule": "normalised URLs in the repository's files; in logs within 5 lines of "
+                "git clone/curl/wget (reprobot's own, stricter)",
+                "violations": len(self.reprobot_violations),
+            },
         }
 
 
@@ -170,6 +208,44 @@ def _line_context(data: bytes, offset: int) -> tuple[int, str]:
     hi = min(line_end, max(offset + _MAX_CONTEXT // 2, lo + _MAX_CONTEXT))
     text = data[lo:hi].decode("utf-8", "replace").strip()
     return data.count(b"\n", 0, offset) + 1, text
+
+
+def paperbench_reduce(url: str) -> str:
+    """PaperBench's reduction of a blacklist URL: scheme, query and anchor removed."""
+    text = url.strip()
+    if "://" in text:
+        text = text.split("://", 1)[1]
+    return re.split(r"[?#]", text, maxsplit=1)[0]
+
+
+def paperbench_monitor(path: Path, blacklist: Sequence[str], *, source: str = AGENT_LOG) -> list[Violation]:
+    """PaperBench's monitor rule on one log (see the module docstring)."""
+    try:
+        text = path.read_bytes().decode("utf-8", errors="replace")
+    except OSError:
+        return []
+    lines = text.split("\n")
+    reduced = [(entry, paperbench_reduce(entry)) for entry in blacklist]
+    out: list[Violation] = []
+    for number, line in enumerate(lines):
+        for entry, needle in reduced:
+            if not needle or needle not in line:
+                continue
+            lo, hi = max(0, number - PAPERBENCH_WINDOW), min(len(lines), number + PAPERBENCH_WINDOW + 1)
+            nearby = "\n".join(lines[lo:hi])
+            if any(cmd.decode() in nearby for cmd in MONITOR_COMMANDS):
+                out.append(
+                    Violation(
+                        source,
+                        path.name,
+                        number + 1,
+                        entry,
+                        needle,
+                        line.strip()[:_MAX_CONTEXT],
+                        "paperbench",
+                    )
+                )
+    return out
 
 
 def _iter_files(root: Path) -> Iterator[tuple[str, str]]:
@@ -252,6 +328,8 @@ def scan_submission(
     total = 0
     if matcher.needles:
         for rel, path in _iter_files(Path(root)):
+            if rel == AGENT_LOG:
+                continue  # the agent's log is scanned by the log rules below, not as code
             found, read = _scan_file(path, matcher)
             files += 1
             total += read
@@ -259,13 +337,20 @@ def scan_submission(
                 violations.append(Violation("submission", rel, line, hit.entry, hit.matched, context))
         for source, log_path in logs.items():
             violations.extend(scan_log(Path(log_path), matcher, source=source, window=window))
+    agent_log = logs.get(AGENT_LOG)
+    if agent_log is None and (Path(root) / AGENT_LOG).is_file() and not (Path(root) / AGENT_LOG).is_symlink():
+        agent_log = Path(root) / AGENT_LOG
+        if matcher.needles:
+            violations.extend(scan_log(agent_log, matcher, source=AGENT_LOG, window=window))
+    if agent_log is not None:
+        violations.extend(paperbench_monitor(Path(agent_log), blacklist))
     return BlacklistReport(tuple(blacklist), tuple(violations), files, total)
 
 
 def scan_log(
     path: Path, matcher: _Matcher | Sequence[str], *, source: str, window: int = 5
 ) -> list[Violation]:
-    """PaperBench's monitor rule: a blacklisted URL within ``window`` lines of git clone/curl/wget."""
+    """reprobot's log rule: a normalised blacklisted URL within ``window`` lines of git clone/curl/wget."""
     if not isinstance(matcher, _Matcher):
         matcher = _Matcher(matcher)
     try:

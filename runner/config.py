@@ -1,5 +1,10 @@
 """Runner settings (the ``runner:`` section of reprobot's YAML configuration), with their defaults.
 
+Profile: ``paperbench`` (the default) runs ``reproduce.sh`` as PaperBench promised its
+participants, root in a fresh container; ``locked`` is the non-root read-only sandbox (see
+``runner.profiles``). Timeout: 24 h, PaperBench's canonical command; a paper may set its own in
+its ``config.yaml`` (``reproduction_timeout_s``) and a run with ``--timeout``.
+
 Network policy: the default is ``bridge`` because PaperBench reproductions download datasets and
 model weights while they run; the container still gets no host path but its workspace, no host
 environment, no capabilities and no docker socket. Deployments whose papers need no downloads
@@ -16,6 +21,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from runner.errors import SubmissionError
+from runner.image import DEFAULT_IMAGE
+from runner.profiles import ProfileName
 
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
@@ -45,15 +52,19 @@ class RunnerSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    image: str = "reprobot/repro:latest"  # built by `reprobot image build`
-    timeout_s: int = Field(default=6 * 3600, gt=0)  # wall clock for reproduce.sh, then kill
+    profile: ProfileName = "paperbench"  # paperbench: root in a fresh container; locked: non-root, read-only
+    image: str = DEFAULT_IMAGE  # built by `reprobot image build`, or runner/docker/Dockerfile.paperbench
+    timeout_s: int = Field(default=24 * 3600, gt=0)  # wall clock for reproduce.sh, then kill
+    salvage: bool = True  # retry a failed run that ended in under salvage_under_s (PaperBench's variations)
+    salvage_under_s: float = Field(default=600.0, ge=0)
+    deadline_grace_s: float = Field(default=60.0, ge=0)  # the in-container deadline: timeout + this
     memory: str = "16g"  # no swap on top (memory+swap limit = memory limit)
     cpus: float = Field(default=4.0, gt=0)
     pids_limit: int = Field(default=4096, gt=0)  # a fork bomb stops here
     network: str = "bridge"  # see the module docstring; "none" cuts the network entirely
-    gpus: str | None = None  # None, "all", "N" or "device=0,1" (needs the NVIDIA runtime)
+    gpus: str = "auto"  # auto (all when the host has NVIDIA GPUs), none, all, N or device=0,1
     tmpfs_size: str = "4g"  # /tmp inside the container (counts against memory)
-    user: str | None = None  # None: uid 1000 when reprobot runs as root, else the caller's uid:gid
+    user: str | None = None  # locked profile: None = uid 1000 when reprobot runs as root, else the caller's
     max_repo_bytes: int = Field(default=2 * 1024**3, gt=0)  # fetch refuses bigger submissions
     log_cap_bytes: int = Field(default=16 * 1024**2, gt=0)  # reproduce.log keeps head + tail
     file_cap_bytes: int = Field(default=10 * 1024**2, gt=0)  # PaperBench skips files over 10 MB

@@ -19,8 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from runner.errors import SubmissionError
-from runner.reproduce import check_submission
+from runner.errors import InfraError, SubmissionError
+from runner.reproduce import has_reproduce_sh
 from runner.workspace import copy_in
 
 GIT_SAFE_CONFIG = (
@@ -117,7 +117,9 @@ def _git(
                 if time.monotonic() > deadline:
                     proc.kill()
                     proc.communicate()
-                    raise SubmissionError(f"git {args[0]} took longer than {timeout_s:.0f} s") from None
+                    raise InfraError(
+                        f"git {args[0]} took longer than {timeout_s:.0f} s (network?)"
+                    ) from None
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -125,8 +127,41 @@ def _git(
     if proc.returncode != 0:
         message = err.decode(errors="replace").strip().splitlines()
         detail = message[-1] if message else f"exit {proc.returncode}"
+        if args[0] in ("clone", "fetch") and is_network_failure(err.decode(errors="replace")):
+            raise InfraError(f"git {args[0]} failed on the network: {detail}")
         raise SubmissionError(f"git {args[0]} failed: {detail}")
     return out.decode(errors="replace").strip()
+
+
+_NETWORK_SIGNS = (
+    "could not resolve host",
+    "temporary failure in name resolution",
+    "name or service not known",
+    "failed to connect",
+    "connection refused",
+    "connection timed out",
+    "operation timed out",
+    "connection reset",
+    "network is unreachable",
+    "no route to host",
+    "the remote end hung up unexpectedly",
+    "early eof",
+    "rpc failed",
+    "gnutls_handshake",
+    "ssl_connect",
+    "tls connection",
+    "proxy",
+    "returned error: 5",  # HTTP 5xx: the forge's fault
+)
+_SUBMITTER_SIGNS = ("not found", "returned error: 4", "does not appear to be a git repository")
+
+
+def is_network_failure(stderr: str) -> bool:
+    """git's stderr says the network (or the forge) failed, not the submission (a 404, a bad URL)."""
+    text = stderr.lower()
+    if any(sign in text for sign in _SUBMITTER_SIGNS):
+        return False
+    return any(sign in text for sign in _NETWORK_SIGNS)
 
 
 def _fetch_git(url: str, rev: str | None, dest: Path, max_bytes: int) -> str:
@@ -236,7 +271,7 @@ def fetch_submission(ref: str, dest: Path, *, max_bytes: int) -> FetchedSubmissi
             commit = _fetch_git(url, rev, dest, max_bytes)
         else:
             raise SubmissionError(f"{ref}: not a folder, a tarball ({', '.join(TAR_SUFFIXES)}) or a git URL")
-        check_submission(root)
+        has_reproduce_sh(root)  # a link or folder named reproduce.sh is refused; none is fine
         return FetchedSubmission(root=root, ref=ref, commit=commit)
     except BaseException:
         _remove_tree(dest, keep_dir=not created)

@@ -1,13 +1,20 @@
 """The default reproduction image, built on this machine from Debian packages (no registry needed).
 
 Recipe: a Debian bookworm ``minbase`` root filesystem made by ``debootstrap`` from the mirror named
-in the machine's own apt configuration, with bash, python3 (pip, venv), git, build tools and
-ca-certificates, plus a non-root user ``repro`` (uid 1000) whose home and ``/workspace`` it owns.
+in the machine's own apt configuration, with the tool set of PaperBench's reproducer (PAPERBENCH.md
+section 1: build-essential, git, cmake, curl, wget, unzip, sudo, ATLAS/BLAS/LAPACK/OpenBLAS dev
+files, gfortran, libsm6/libxext6/libxrender-dev, python3 with venv, dev and pip), plus a non-root
+user ``repro`` (uid 1000) whose home and ``/workspace`` it owns (used by the ``locked`` profile; the
+``paperbench`` profile runs as root). Debian bookworm has one Python (3.11) and no
+``software-properties-common`` use (PPAs are Ubuntu's); ``runner/docker/Dockerfile.paperbench`` is
+PaperBench's reproducer in substance (Ubuntu 24.04, Python 3.12 and 3.11) for runners that can pull.
+The image's Pythons are named in the label ``org.reprobot.pythons`` (salvage uses it).
 The root filesystem is tarred into a cache folder and ``docker import``-ed with USER, WORKDIR, ENV
 and CMD set. The image carries a label with a content hash of the recipe, so a second build is a
 fast no-op, and a changed recipe (or ``--force``) rebuilds from the cached tarball when it can.
 
-Organizers with registry access can use ``runner/docker/Dockerfile.cuda`` instead (CUDA + PyTorch).
+Organizers with registry access can use ``runner/docker/Dockerfile.paperbench`` (or
+``Dockerfile.cuda``: CUDA + PyTorch) instead and name it in ``runner.image``.
 """
 
 from __future__ import annotations
@@ -29,24 +36,37 @@ from runner.errors import InfraError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_IMAGE = "reprobot/repro:latest"
+# A new name (not reprobot/repro:latest): images of the older, smaller recipe keep their own tag.
+DEFAULT_IMAGE = "reprobot/repro-paperbench:bookworm"
 RECIPE_LABEL = "org.reprobot.recipe-sha256"
+PYTHONS_LABEL = "org.reprobot.pythons"  # "3.12 3.11": the Pythons of the image, the default first
 APT_SOURCE_FILES = (Path("/etc/apt/sources.list.d/debian.sources"), Path("/etc/apt/sources.list"))
 
 DEFAULT_PACKAGES = (
     "bash",
     "ca-certificates",
+    "coreutils",  # timeout(1): the deadline inside the container
     "python3",
     "python3-pip",
     "python3-venv",
     "python3-dev",
     "git",
     "build-essential",
+    "cmake",
     "procps",
     "curl",
     "wget",
     "xz-utils",
     "unzip",
+    "sudo",
+    "libatlas-base-dev",
+    "libblas-dev",
+    "liblapack-dev",
+    "libopenblas-dev",
+    "gfortran",
+    "libsm6",
+    "libxext6",
+    "libxrender-dev",
 )
 
 
@@ -58,7 +78,8 @@ class ImageRecipe:
     user: str = "repro"
     uid: int = 1000
     workdir: str = "/workspace"
-    version: int = 2  # bump when the build steps below change
+    pythons: tuple[str, ...] = ("3.11",)  # what the suite's python3 is; the default first
+    version: int = 3  # bump when the build steps below change
 
     def digest(self) -> str:
         data = json.dumps(asdict(self), sort_keys=True).encode()
@@ -75,6 +96,7 @@ class ImageRecipe:
             "ENV LANG=C.UTF-8",
             'CMD ["/bin/bash"]',
             f"LABEL {RECIPE_LABEL}={self.digest()}",
+            f'LABEL {PYTHONS_LABEL}="{" ".join(self.pythons)}"',
         ]
 
 

@@ -26,6 +26,23 @@ class FileChange:
     size: int | None = None
 
 
+RunStatus = Literal["completed", "infra_error", "not_run"]
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """One try of reproduce.sh (salvage may make several; the last one is graded)."""
+
+    number: int  # 1 = as submitted
+    variation: str  # "as submitted", "python3.12", "fresh venv", "python3.12 + fresh venv"
+    exit_code: int | None
+    timed_out: bool
+    oom_killed: bool
+    duration_s: float
+    started_at: str
+    log: str  # path of its reproduce.log, relative to the executed folder
+
+
 @dataclass(frozen=True, slots=True)
 class RunMetadata:
     exit_code: int | None  # None when the run never produced one (killed before start, infra error)
@@ -42,9 +59,16 @@ class RunMetadata:
     gpu: dict[str, Any] | None = None  # requested spec and what the container saw (nvidia-smi), if any
     files_changed: tuple[FileChange, ...] = ()
     skipped_files: tuple[str, ...] = ()  # not collected: over the size caps, symlinks, special files
-    status: Literal["completed", "infra_error"] = "completed"
+    status: RunStatus = "completed"  # not_run: no reproduce.sh, or Code-Dev mode (not_run_reason)
     error: str | None = None  # infra_error: what went wrong (never the submitter's fault)
     submission_ref: str | None = None  # what was fetched: path, URL@ref, commit SHA
+    not_run_reason: str | None = None  # "no reproduce.sh" | "code-dev"
+    profile: str = ""  # paperbench | locked ("" in records of older versions)
+    creation_time: float | None = None  # epoch s at the start of the graded run (reproduce.log.creation_time)
+    userns_remap: bool | None = None  # the engine remapped container root to an unprivileged host uid
+    attempts: tuple[AttemptRecord, ...] = ()  # every try, in order
+    graded_attempt: int | None = None  # which of them is graded (the last)
+    origin: str = "reprobot"  # "paperbench-import": converted from a PaperBench run (exit code unknown)
 
     @property
     def changed_paths(self) -> frozenset[str]:
@@ -55,6 +79,7 @@ class RunMetadata:
         data = asdict(self)
         data["files_changed"] = [asdict(c) for c in self.files_changed]
         data["skipped_files"] = list(self.skipped_files)
+        data["attempts"] = [asdict(a) for a in self.attempts]
         return data
 
     def write(self, path: Path) -> None:
@@ -69,6 +94,10 @@ class RunMetadata:
             for c in data.get("files_changed", [])
         )
         values["skipped_files"] = tuple(data.get("skipped_files", []))
+        values["attempts"] = tuple(
+            AttemptRecord(**{k: v for k, v in a.items() if k in AttemptRecord.__dataclass_fields__})
+            for a in data.get("attempts", [])
+        )
         return cls(**values)
 
     @classmethod

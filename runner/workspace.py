@@ -181,6 +181,7 @@ def collect(workspace: Path, dest: Path, *, file_cap: int, total_cap: int) -> Co
                         os.unlink(target)
                     else:
                         result.copied_bytes += size
+                        os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))  # mtimes: what a run touched
             result.after[rel] = FileInfo(h.hexdigest() if size <= file_cap else None, size)
         finally:
             os.close(fd)

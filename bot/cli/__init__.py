@@ -94,6 +94,10 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
 # tests/bot/test_cli_basics.py checks it against every module's COMMANDS.
 COMMAND_TABLE: dict[str, tuple[str, str]] = {
     "blacklist": ("runner_cmds", "Blacklisted resources of a paper."),
+    "doctor": (
+        "runner_cmds",
+        "Is this machine ready to run reproductions? One OK/WARN/FAIL line per check, with the fix.",
+    ),
     "forge": (
         "forge_cmds",
         "A local bare git repository that takes submissions by `git push` (no GitHub needed).",
@@ -103,6 +107,7 @@ COMMAND_TABLE: dict[str, tuple[str, str]] = {
         "Reproduce SUBMISSION in the sandbox, grade every rubric leaf, write DIR/report.html.",
     ),
     "image": ("runner_cmds", "The reproduction image."),
+    "import": ("runner_cmds", "Bring results of other graders into reprobot's layout."),
     "jobs": ("bot_cmds", "List the queue's jobs."),
     "judge": (
         "judge_cmds",

@@ -55,9 +55,11 @@ def worker(ctx: click.Context, once: bool, concurrency: int | None) -> None:
     from bot.forge.api import clients_for
     from bot.github.pygithub import github_factory
     from bot.jobs.worker import Worker, build_grader
+    from runner.janitor import sweep_at_start
 
     settings: Settings = app_settings(ctx)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    sweep_at_start(settings.runner.image)  # containers and temp folders of dead runs
     github_for = clients_for(settings, github_factory)
     grader = build_grader(settings)
     w = Worker(settings, _queue(settings), grader, github_for)

@@ -25,6 +25,12 @@ from bot.settings import Settings
     help="auto: the configured OpenAI-compatible endpoint when a key or base URL is set, else dummy.",
 )
 @click.option("--reuse", type=click.Path(file_okay=False, path_type=Path), help="Judge this executed folder.")
+@click.option(
+    "--agent-log",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="The agent's log, for PaperBench's blacklist monitor (default: agent.log at the root).",
+)
 @click.pass_context
 def grade(
     ctx: click.Context,
@@ -34,6 +40,7 @@ def grade(
     code_dev: bool,
     judge_kind: str,
     reuse: Path | None,
+    agent_log: Path | None,
 ) -> None:
     """Reproduce SUBMISSION in the sandbox, grade every rubric leaf, write DIR/report.html.
 
@@ -42,8 +49,10 @@ def grade(
     """
     from bot.cli.progress import TerminalProgress
     from bot.pipeline import LocalGrader
+    from runner.janitor import sweep_at_start
 
     settings: Settings = app_settings(ctx)
+    sweep_at_start(settings.runner.image)  # containers and temp folders of dead runs
     dummy = None if judge_kind == "auto" else judge_kind == "dummy"
     grader = LocalGrader(settings, dummy_judge=dummy)
     if grader.dummy_judge:
@@ -54,7 +63,9 @@ def grade(
             err=True,
         )
     progress = TerminalProgress()
-    request = GradeRequest(submission, paper, code_dev=code_dev, reuse_reproduction=reuse)
+    request = GradeRequest(
+        submission, paper, code_dev=code_dev, reuse_reproduction=reuse, agent_log=agent_log
+    )
     try:
         outcome = grader.grade(request, out_dir, progress)
     finally:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 
 import click
@@ -13,6 +12,7 @@ from bot.errors import ConfigError
 from runner.blacklist import Policy, scan_submission
 from runner.errors import SubmissionError
 from runner.fetch import fetch_submission
+from runner.janitor import temp_dir
 from runner.reproduce import ReproduceOptions, reproduce
 
 
@@ -66,11 +66,18 @@ def image_build(ctx: click.Context, image: str | None, force: bool) -> None:
 @click.command("reproduce")
 @click.argument("submission")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--profile",
+    type=click.Choice(["paperbench", "locked"]),
+    default=None,
+    help="paperbench: root in a fresh container (default); locked: non-root, read-only root.",
+)
 @click.option("--timeout", "timeout_s", type=float, default=None, help="Wall-clock seconds, then kill.")
 @click.option("--memory", default=None, help="Memory limit, e.g. 2g (no swap on top).")
 @click.option("--cpus", type=float, default=None)
 @click.option("--pids", "pids_limit", type=int, default=None, help="Maximum number of processes.")
-@click.option("--gpus", default=None, help="all, a count, or device=0,1 (needs the NVIDIA runtime).")
+@click.option("--gpus", default=None, help="auto, none, all, a count, or device=0,1 (default: runner.gpus).")
+@click.option("--salvage/--no-salvage", default=None, help="Retry a quick failure (PaperBench's variations).")
 @click.option("--network", default=None, help="none, bridge or a named Docker network (not host).")
 @click.option("--image", default=None)
 @click.option(
@@ -84,11 +91,13 @@ def reproduce_cmd(
     ctx: click.Context,
     submission: str,
     out_dir: Path,
+    profile: str | None,
     timeout_s: float | None,
     memory: str | None,
     cpus: float | None,
     pids_limit: int | None,
     gpus: str | None,
+    salvage: bool | None,
     network: str | None,
     image: str | None,
     env_file: Path | None,
@@ -101,6 +110,8 @@ def reproduce_cmd(
     settings = app_settings(ctx).runner
     options = ReproduceOptions.from_settings(
         settings,
+        profile=profile,
+        salvage=salvage,
         timeout_s=timeout_s,
         memory=memory,
         cpus=cpus,
@@ -110,7 +121,7 @@ def reproduce_cmd(
         image=image,
     )
     env = parse_env_file(env_file) if env_file is not None else {}
-    with tempfile.TemporaryDirectory(prefix="reprobot-fetch-") as tmp:
+    with temp_dir("fetch") as tmp:
         local = Path(submission)
         if local.is_dir():
             root, ref = local, str(local)
@@ -125,8 +136,12 @@ def reproduce_cmd(
             root = fetched.root
             ref = f"{submission}#{fetched.commit}" if fetched.commit else submission
         meta = reproduce(root, out_dir, options, env=env, submission_ref=ref)
+    if meta.status == "not_run":
+        click.echo(f"not run: {meta.not_run_reason}")
+        click.echo(str(out_dir))
+        return
     click.echo(
-        f"exit_code={meta.exit_code} timed_out={str(meta.timed_out).lower()} "
+        f"attempts={len(meta.attempts)} exit_code={meta.exit_code} timed_out={str(meta.timed_out).lower()} "
         f"oom_killed={str(meta.oom_killed).lower()} duration_s={meta.duration_s:.2f} "
         f"files_changed={len(meta.files_changed)} log_truncated={str(meta.log_truncated).lower()}"
     )
@@ -164,7 +179,8 @@ def blacklist_group() -> None:
     "--policy",
     type=click.Choice(["report", "fail"]),
     default=None,
-    help="fail: exit 1 when there are violations (default: runner.blacklist_policy).",
+    help="fail: exit 1 on a reprobot-rule violation or a PaperBench monitor hit in the agent log "
+    "(default: runner.blacklist_policy).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the blacklist.json report.")
 @click.option(
@@ -202,14 +218,60 @@ def blacklist_check(
     else:
         for v in report.violations:
             where = v.file if v.source == "submission" else f"{v.source}:{v.file}"
-            click.echo(f"{where}:{v.line}: {v.url}: {v.context}")
-        state = "blocked" if data["blocked"] else ("clean" if report.clean else "violations reported")
+            click.echo(f"[{v.rule}] {where}:{v.line}: {v.url}: {v.context}")
+        state = (
+            "blocked" if data["blocked"]
+            else "score 0 (PaperBench's monitor)" if data["score_zero"]
+            else "clean" if report.clean
+            else "violations reported"
+        )  # fmt: skip
         click.echo(
             f"{len(report.violations)} violation(s) of {len(paper.blacklist)} blacklisted URL(s) "
             f"in {report.files_scanned} file(s): {state}"
         )
-    if data["blocked"]:
+    if data["blocked"] or data["score_zero"]:
         ctx.exit(1)
 
 
-COMMANDS: list[click.Command] = [image_group, reproduce_cmd, blacklist_group]
+@click.command("doctor")
+@click.pass_context
+def doctor_cmd(ctx: click.Context) -> None:
+    """Is this machine ready to run reproductions? One OK/WARN/FAIL line per check, with the fix.
+
+    Exit 0 when nothing FAILs, 3 otherwise (infrastructure).
+    """
+    from runner.docker_engine import DockerEngine
+    from runner.doctor import diagnose, failed
+
+    checks = diagnose(app_settings(ctx).runner, lambda: DockerEngine(timeout_s=60))
+    for check in checks:
+        click.echo(check.line())
+    if failed(checks):
+        ctx.exit(3)
+
+
+@click.group("import")
+def import_group() -> None:
+    """Bring results of other graders into reprobot's layout."""
+
+
+@import_group.command("paperbench")
+@click.argument("run", type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.pass_context
+def import_paperbench_cmd(ctx: click.Context, run: Path, out_dir: Path) -> None:
+    """A PaperBench executed submission (archive or folder) -> reprobot's executed layout in --out.
+
+    Then `reprobot judge OUT --paper ID` grades it with reprobot's judge.
+    """
+    from runner.paperbench_import import import_paperbench
+
+    settings = app_settings(ctx).runner
+    meta = import_paperbench(
+        run, out_dir, file_cap_bytes=settings.file_cap_bytes, total_cap_bytes=settings.total_cap_bytes
+    )
+    click.echo(f"touched={len(meta.files_changed)} skipped={len(meta.skipped_files)} exit_code=unknown")
+    click.echo(str(out_dir))
+
+
+COMMANDS: list[click.Command] = [image_group, reproduce_cmd, blacklist_group, doctor_cmd, import_group]

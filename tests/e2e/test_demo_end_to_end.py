@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from runner.image import DEFAULT_IMAGE
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -20,13 +22,13 @@ def _docker_ready() -> bool:
     if shutil.which("docker") is None:
         return False
     ok = subprocess.run(
-        ["docker", "image", "inspect", "reprobot/repro:latest"], capture_output=True, check=False
+        ["docker", "image", "inspect", DEFAULT_IMAGE], capture_output=True, check=False
     )
     return ok.returncode == 0
 
 
 @pytest.mark.skipif(
-    not _docker_ready(), reason="needs a Docker engine with reprobot/repro:latest (make setup)"
+    not _docker_ready(), reason=f"needs a Docker engine with {DEFAULT_IMAGE} (make setup)"
 )
 def test_demo_grades_good_above_weak(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "GRADER_OPENAI_API_KEY")}

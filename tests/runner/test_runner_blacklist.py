@@ -2,8 +2,10 @@
 
 Invariants: URL normalisation (scheme, www., host case, .git, trailing slash, query, fragment, scp
 form) never hides a use; siblings and look-alike hosts are not violations; binary files, symlinks
-and .git internals other than config are ignored; logs follow PaperBench's monitor rule; the report
-matches docs/FORMATS.md blacklist.json.
+and .git internals other than config are ignored; reprobot's log rule (5 lines) and PaperBench's
+monitor rule exactly (reduced URL, case-sensitive substring, git clone/curl/wget within 3 lines, on
+agent.log; consequence: score 0 under fail, not a rejection) are reported side by side, labelled;
+the report matches docs/FORMATS.md blacklist.json.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.blacklist import normalise_url, scan_submission
+from runner.blacklist import normalise_url, paperbench_reduce, scan_submission
 
 BL = ["https://github.com/ROIM1998/APT"]
 
@@ -92,7 +94,8 @@ def test_empty_blacklist_and_report_format(tmp_path: Path) -> None:
     report = scan_submission(tmp_path, BL)
     data = report.to_dict("fail")
     assert data["policy"] == "fail" and data["blocked"] is True and data["blacklist"] == BL
-    assert set(data["violations"][0]) == {"source", "file", "line", "url", "matched", "context"}
+    assert set(data["violations"][0]) == {"source", "file", "line", "url", "matched", "context", "rule"}
+    assert data["violations"][0]["rule"] == "reprobot" and data["score_zero"] is False
     assert report.to_dict("report")["blocked"] is False
     json.dumps(data)
 
@@ -109,8 +112,36 @@ def test_logs_follow_the_monitor_rule(tmp_path: Path) -> None:
     agent = tmp_path / "agent.log"
     agent.write_text("$ curl -L \\\n   https://github.com/roim1998/apt/archive/main.zip\n")
     report = scan_submission(sub, BL, logs={"reproduce.log": log, "agent.log": agent})
-    got = [(v.source, v.line) for v in report.violations]
+    got = [(v.source, v.line) for v in report.reprobot_violations]
     assert got == [("reproduce.log", 3), ("agent.log", 2)]
+    assert report.paperbench_violations == ()  # PaperBench's rule is case-sensitive: no hit
+
+
+def test_paperbench_monitor_rule_exactly(tmp_path: Path) -> None:
+    assert paperbench_reduce("https://github.com/ROIM1998/APT?tab=readme#top") == "github.com/ROIM1998/APT"
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    lines = ["a", "git clone x", "b", "c", "see github.com/ROIM1998/APT/tree", "d", "e", "f", "g"]
+    (sub / "agent.log").write_text("\n".join(lines) + "\n")  # the command 3 lines above: a hit
+    report = scan_submission(sub, BL)
+    pb = report.paperbench_violations
+    assert [(v.source, v.line, v.rule) for v in pb] == [("agent.log", 5, "paperbench")]
+    assert report.score_zero("fail") and not report.score_zero("report")
+    assert not report.blocked("fail")  # the agent log's consequence is score 0, not a rejection
+    data = report.to_dict("fail")
+    assert data["score_zero"] is True and data["paperbench_monitor"]["violations"] == 1
+
+    far = ["git clone x", "1", "2", "3", "github.com/ROIM1998/APT"]  # 4 lines away: no hit
+    (sub / "agent.log").write_text("\n".join(far) + "\n")
+    assert scan_submission(sub, BL).paperbench_violations == ()
+    (sub / "agent.log").write_text("wget https://github.com/roim1998/APT\n")  # other case: no hit
+    assert scan_submission(sub, BL).paperbench_violations == ()
+    (sub / "agent.log").write_text("curl -O http://github.com/ROIM1998/APT.zip\n")  # substring: a hit
+    assert len(scan_submission(sub, BL).paperbench_violations) == 1
+    named = tmp_path / "elsewhere.log"
+    named.write_text("wget github.com/ROIM1998/APT\n")
+    (sub / "agent.log").unlink()
+    assert len(scan_submission(sub, BL, logs={"agent.log": named}).paperbench_violations) == 1
 
 
 def test_big_file_hits_across_chunks(tmp_path: Path) -> None:

@@ -55,6 +55,26 @@ def test_blacklist_check_policies(tmp_path: Path) -> None:
     assert code == 0 and "0 violation(s) of 0" in out
     code, out = run("blacklist", "check", "--paper", "no-such-paper", str(sub))
     assert code == 1
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    agent = tmp_path / "agent.log"
+    agent.write_text(f"I will now run\ngit clone {APT}\n")
+    code, out = run(
+        "blacklist", "check", "--paper", "adaptive-pruning", "--agent-log", str(agent), str(clean)
+    )
+    assert code == 0 and "[paperbench] agent.log:agent.log:2:" in out and "[reprobot] agent.log" in out
+    code, out = run(
+        "blacklist",
+        "check",
+        "--paper",
+        "adaptive-pruning",
+        "--agent-log",
+        str(agent),
+        "--policy",
+        "fail",
+        str(clean),
+    )
+    assert code == 1 and "score 0 (PaperBench's monitor)" in out
 
 
 def test_env_file_parsing(tmp_path: Path) -> None:

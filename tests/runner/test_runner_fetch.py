@@ -1,5 +1,7 @@
 """Fetching a submission takes exactly what was asked, runs none of its code, and leaves nothing
-behind when it refuses (oversize, no reproduce.sh, paths escaping a tarball, unknown ref).
+behind when it refuses (oversize, a reproduce.sh that is a link, paths escaping a tarball, unknown
+ref). A submission without reproduce.sh is fetched (it is graded, not rejected); a clone that fails
+on the network is an infrastructure error, not the submitter's fault.
 
 Git is exercised for real: bare repositories and file:// clones made here.
 """
@@ -139,7 +141,7 @@ def test_tarball_with_single_top_folder(tmp_path: Path) -> None:
         [_file("reproduce.sh"), _link("x", "../../outside")],
         [_file("reproduce.sh"), _link("h", "/etc/passwd", tarfile.LNKTYPE)],
         [_file("reproduce.sh"), _file("big.bin", b"x" * 2048)],
-        [_file("notreproduce.sh")],
+        [_link("reproduce.sh", "/etc/passwd")],
     ],
 )
 def test_bad_tarballs_are_refused_and_leave_nothing(tmp_path: Path, bad: list) -> None:
@@ -154,9 +156,8 @@ def test_directory_copy_and_missing_reproduce_sh(tmp_path: Path) -> None:
     src = tmp_path / "src"
     src.mkdir()
     (src / "code.py").write_text("print(1)\n")
-    with pytest.raises(SubmissionError, match="no reproduce.sh"):
-        fetch_submission(str(src), tmp_path / "d", max_bytes=MB)
-    assert not (tmp_path / "d").exists()
+    got = fetch_submission(str(src), tmp_path / "nd", max_bytes=MB)  # no reproduce.sh: still fetched
+    assert (got.root / "code.py").is_file() and not (got.root / "reproduce.sh").exists()
     (src / "reproduce.sh").write_text("echo\n")
     (src / "pw").symlink_to("/etc/passwd")
     got = fetch_submission(str(src), tmp_path / "d", max_bytes=MB)
@@ -165,3 +166,17 @@ def test_directory_copy_and_missing_reproduce_sh(tmp_path: Path) -> None:
         fetch_submission(str(src), tmp_path / "d", max_bytes=MB)
     with pytest.raises(SubmissionError, match="not a folder"):
         fetch_submission(str(tmp_path / "nothing-here"), tmp_path / "e", max_bytes=MB)
+
+
+def test_network_failures_are_infrastructure_errors(tmp_path: Path) -> None:
+    from runner.errors import InfraError
+    from runner.fetch import is_network_failure
+
+    assert is_network_failure("fatal: unable to access 'https://x/': Could not resolve host: x")
+    assert is_network_failure("fatal: unable to access 'https://x/': Failed to connect to x port 443")
+    assert is_network_failure("error: RPC failed; curl 56 GnuTLS recv error\nfatal: early EOF")
+    assert not is_network_failure("remote: Repository not found.\nfatal: repository 'https://x/' not found")
+    assert not is_network_failure("fatal: unable to access 'https://x/': The requested URL returned error: 4")
+    with pytest.raises(InfraError, match="on the network"):  # a port nothing listens on: refused
+        fetch_submission("https://127.0.0.1:9/owner/repo.git", tmp_path / "d", max_bytes=MB)
+    assert not (tmp_path / "d").exists()

@@ -1,11 +1,12 @@
-"""Reproduction in the real Docker engine is locked down and survives hostile submissions.
+"""Reproduction in the real Docker engine is contained and survives hostile submissions.
 
-Invariants: the container runs as a non-root user with no capabilities, no-new-privileges, pids,
-memory (no swap) and CPU limits, a read-only root, a writable workspace copy, a tmpfs /tmp, no
-docker socket, no host path, no host environment (host secrets never reach the container or the
-output); the exit status is preserved exactly; timeouts kill; no container outlives a run (also
-when reprobot is interrupted); collection never follows a symlink and applies its caps; the
-original submission is never modified.
+Invariants, under the default ``paperbench`` profile (root inside a fresh writable container)
+unless a test names ``locked``: capabilities are only the package-manager set (locked: none),
+no-new-privileges, pids, memory (no swap) and CPU limits, a writable workspace copy, no docker
+socket, no host path, no host environment (host secrets never reach the container or the output);
+the exit status is preserved exactly; timeouts kill; no container outlives a run (also when
+reprobot is interrupted); collection never follows a symlink and applies its caps; the original
+submission is never modified. The locked profile keeps its non-root read-only sandbox.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ def opts(image: str, **kw: object) -> ReproduceOptions:
         network="none",
         tmpfs_size="64m",
         kill_grace_s=10,
+        salvage=False,
+        gpus="auto",
     )
     base.update(kw)
     return ReproduceOptions(**base)  # type: ignore[arg-type]
@@ -58,7 +61,9 @@ def labelled(engine: object) -> list[str]:
     return engine.list_labelled(RUN_LABEL)  # type: ignore[attr-defined,no-any-return]
 
 
-def test_sandbox_limits_user_and_filesystem(tmp_path: Path, repro_image: str, docker_engine: object) -> None:
+def test_locked_profile_limits_user_and_filesystem(
+    tmp_path: Path, repro_image: str, docker_engine: object
+) -> None:
     script = r"""
 echo "uid=$(id -u) gid=$(id -g)"
 grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status
@@ -78,9 +83,10 @@ mount | grep -c -E '^/dev/.* on /(etc|home|root|work|var/lib)' || true
 sudo -n true 2>/dev/null && echo "sudo-works" || echo "no-sudo"
 """
     sub = make_submission(tmp_path / "sub", script)
-    meta = reproduce(sub, tmp_path / "out", opts(repro_image), engine=docker_engine)  # type: ignore[arg-type]
+    meta = reproduce(sub, tmp_path / "out", opts(repro_image, profile="locked"), engine=docker_engine)  # type: ignore[arg-type]
     log = (tmp_path / "out" / "reproduce.log").read_text()
     assert meta.exit_code == 0, log
+    assert meta.profile == "locked"
     assert "uid=1000 gid=1000" in log
     assert "CapEff:\t0000000000000000" in log and "CapBnd:\t0000000000000000" in log
     assert "NoNewPrivs:\t1" in log
@@ -256,12 +262,13 @@ def test_symlinks_fifos_and_odd_names_are_not_followed(
 
 
 def test_refusals_before_any_container(tmp_path: Path, repro_image: str, docker_engine: object) -> None:
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    with pytest.raises(SubmissionError, match="no reproduce.sh"):
-        reproduce(empty, tmp_path / "out", opts(repro_image), engine=docker_engine)  # type: ignore[arg-type]
+    link = tmp_path / "link"
+    link.mkdir()
+    (link / "reproduce.sh").symlink_to("/etc/passwd")
+    with pytest.raises(SubmissionError, match="regular file"):
+        reproduce(link, tmp_path / "out", opts(repro_image), engine=docker_engine)  # type: ignore[arg-type]
     sub = make_submission(tmp_path / "sub", "nvidia-smi\n")
-    with pytest.raises(InfraError, match="NVIDIA runtime"):
+    with pytest.raises(InfraError, match="offers none"):
         reproduce(sub, tmp_path / "out2", opts(repro_image, gpus="all"), engine=docker_engine)  # type: ignore[arg-type]
     with pytest.raises(InfraError, match="reprobot image build"):
         reproduce(sub, tmp_path / "out3", opts("reprobot/missing:nope"), engine=docker_engine)  # type: ignore[arg-type]

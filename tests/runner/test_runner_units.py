@@ -85,7 +85,9 @@ def test_settings_and_options() -> None:
     with pytest.raises(SubmissionError):
         parse_size("lots")
     s = load_settings(environ={})
-    assert s.runner.image == "reprobot/repro:latest" and s.runner.blacklist_policy == "report"
+    assert s.runner.image == DEFAULT_IMAGE == "reprobot/repro-paperbench:bookworm"
+    assert s.runner.blacklist_policy == "report" and s.runner.profile == "paperbench"
+    assert s.runner.timeout_s == 24 * 3600 and s.runner.gpus == "auto" and s.runner.salvage
     assert s.runner.file_cap_bytes == 10 * 1024**2
     with pytest.raises(ValueError):
         RunnerSettings(network="host")
@@ -93,6 +95,14 @@ def test_settings_and_options() -> None:
         RunnerSettings(memory="a lot")
     o = ReproduceOptions.from_settings(RunnerSettings(), memory="1g", cpus=None)
     assert o.memory == "1g" and o.cpus == 4.0
+    # ReproduceOptions' defaults are RunnerSettings' own: one place, no drift
+    custom = RunnerSettings(profile="locked", timeout_s=60, gpus="none", salvage=False)
+    assert ReproduceOptions.from_settings(custom) == ReproduceOptions(
+        profile="locked", timeout_s=60.0, gpus="none", salvage=False
+    )
+    defaults = RunnerSettings()
+    for name in ("profile", "image", "memory", "cpus", "pids_limit", "gpus", "network", "salvage_under_s"):
+        assert getattr(ReproduceOptions(), name) == getattr(defaults, name)
 
 
 @pytest.mark.docker
