@@ -202,8 +202,8 @@ def test_kill_9_of_reprobot_grade_leaves_nothing_past_the_deadline(
         return [c for c in found if c.labels.get(OWNER_LABEL) == owner]
 
     deadline = time.monotonic() + 60
-    while not mine() and time.monotonic() < deadline:
-        time.sleep(0.1)
+    while not any(c.running for c in mine()) and time.monotonic() < deadline:
+        time.sleep(0.1)  # created is not enough: the CLI must have started it before it dies
     ids = [c.id for c in mine()]
     assert ids, "the container never started"
     started = time.monotonic()
