@@ -24,7 +24,7 @@ from pathlib import Path
 
 from judge.errors import JudgeError
 from judge.fences import clean_label
-from judge.tokens import chars_for_tokens, estimate_tokens
+from judge.tokens import count_tokens, estimate_tokens, head_tail_tokens, truncate_tokens
 from runner.errors import RunnerError
 from runner.metadata import RunMetadata
 
@@ -181,25 +181,22 @@ class FileRanker:
 def take_within(
     files: Iterable[SubmissionFile], budget_tokens: int, exclude: frozenset[str] = frozenset()
 ) -> list[tuple[SubmissionFile, str]]:
-    """Files in the given order while they fit; the first one that does not fit is cut to fit."""
+    """Files in the given order while they fit (real token counts); the first one that does not
+    fit is cut to fit."""
     out: list[tuple[SubmissionFile, str]] = []
-    left = chars_for_tokens(budget_tokens)
+    left = budget_tokens
     for f in files:
         if f.path in exclude or not f.text:
             continue
-        if left < 400:
+        if left < 100:
             break
-        text = f.text
-        if len(text) > left:
-            text = text[: left - 60] + "\n[... file cut here to fit the evidence budget ...]\n"
+        text, cut = truncate_tokens(f.text, left - 20)
+        if cut:
+            text += "\n[... file cut here to fit the evidence budget ...]\n"
         out.append((f, text))
-        left -= len(text)
+        left -= count_tokens(text)
     return out
 
 
 def head_tail(text: str, budget_tokens: int) -> str:
-    limit = chars_for_tokens(budget_tokens)
-    if len(text) <= limit:
-        return text
-    half = max(limit // 2 - 40, 0)
-    return text[:half] + f"\n[... {len(text) - 2 * half} characters cut from the middle ...]\n" + text[-half:]
+    return head_tail_tokens(text, budget_tokens, "\n[... {n} tokens cut from the middle ...]\n")
