@@ -22,6 +22,7 @@ from bot.grading import GradeOutcome, GradeRequest, ProgressFn
 from bot.settings import Settings
 from judge.errors import JudgeError, PaperNotFound, RubricError
 from judge.papers import Paper, PaperRegistry
+from judge.summary import GradeSummary
 from runner.blacklist import BlacklistReport, scan_submission
 from runner.engine import ContainerEngine
 from runner.errors import RunnerError, SubmissionError
@@ -111,8 +112,8 @@ class LocalGrader:
 
     def judge(
         self, paper: Paper, executed: Path, out_dir: Path, code_dev: bool, progress: ProgressFn
-    ) -> dict[str, Any]:
-        from bot.judge_setup import judge_backend_for, judge_settings_for
+    ) -> GradeSummary:
+        from bot.judge_setup import judge_backend_for, judge_secrets, judge_settings_for
         from judge.grader import JudgeOptions, judge_executed
 
         js = judge_settings_for(self.settings)
@@ -126,10 +127,9 @@ class LocalGrader:
             spent = f", {sum(int(v) for v in tokens.values())} tokens" if tokens else ""
             progress("judging", f"{done}/{total} leaves graded{spent} ({time.monotonic() - started:.0f} s)")
 
-        outcome = judge_executed(
-            executed, paper, out_dir, JudgeOptions(js, code_dev=code_dev), backend, judged
-        )
-        return dict(outcome.summary)
+        options = JudgeOptions(js, code_dev=code_dev, secrets=judge_secrets(self.settings))
+        outcome = judge_executed(executed, paper, out_dir, options, backend, judged)
+        return outcome.summary
 
     def report(self, out_dir: Path) -> Path:
         from bot.report import write_html_report
@@ -201,11 +201,11 @@ class LocalGrader:
         except JudgeError as exc:
             return outcome("infra_error", f"the judge could not run: {exc}")
         self.report(out_dir)
-        score, coverage = float(summary["score"]), float(summary["coverage"])
-        dummy = " (dummy judge: NOT a real grade)" if summary.get("dummy") else ""
+        score, coverage = summary.score, summary.coverage
+        caveats = "".join(f" (CAVEAT: {c})" for c in summary.caveats)
         return outcome(
             "graded",
-            f"score {score:.3f}, coverage {100 * coverage:.0f}%{dummy}",
+            f"score {score:.3f}, coverage {100 * coverage:.0f}%{caveats}",
             score=score,
             coverage=coverage,
         )

@@ -80,9 +80,7 @@ def parse_citations(raw: Any) -> tuple[Citation, ...]:
     return tuple(out[:MAX_CITATIONS])
 
 
-def check_citations(
-    citations: Sequence[Citation], read: Callable[[str], str | None]
-) -> tuple[Citation, ...]:
+def check_citations(citations: Sequence[Citation], read: Callable[[str], str | None]) -> tuple[Citation, ...]:
     """Each citation with ``found`` set: ``read(path)`` gives the file's text as the run left it
     (``reproduce.log`` included), or None when there is no such readable file."""
     out = []

@@ -17,6 +17,7 @@ from bot.errors import BotError
 from judge.errors import JudgeError
 from judge.graded import GradedNode, ScoreSummary, aggregate, leaf_shares, load_graded, summarize
 from judge.rubric import CODE_DEVELOPMENT
+from judge.summary import GradeSummary
 from runner.errors import RunnerError
 from runner.metadata import RunMetadata
 
@@ -43,7 +44,7 @@ def verdict_of(node: GradedNode) -> Verdict:
 @dataclass(frozen=True, slots=True)
 class JudgeInfo:
     model: str | None
-    dummy: bool
+    caveats: tuple[str, ...]  # printed by every output (dummy judge, graded without the paper)
     cost_usd: float | None
     tokens: Mapping[str, int]
     mode: str | None
@@ -170,7 +171,7 @@ def _judge_info(d: Mapping[str, Any]) -> JudgeInfo:
     )
     return JudgeInfo(
         model=_opt_str(d.get("model")),
-        dummy=d.get("dummy") is True,
+        caveats=GradeSummary.from_dict(d).caveats,
         cost_usd=_num(d.get("cost_usd")),
         tokens=tokens,
         mode=_opt_str(d.get("mode")),

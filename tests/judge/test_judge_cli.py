@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from bot.cli import main
 from judge.graded import LeafGrade, dump_graded, grade_tree
 from judge.papers import Paper
+from judge.summary import DUMMY_CAVEAT
 from tests.standins.openai_server import OpenAIStandIn
 
 NO_KEY = {"GRADER_OPENAI_API_KEY": "", "OPENAI_API_KEY": "", "REPROBOT_CONFIG": ""}
@@ -33,9 +34,10 @@ def test_judge_dummy_writes_the_three_files(executed: Path, paper: Paper, tmp_pa
     ]
     result = CliRunner().invoke(main, args, env=NO_KEY)
     assert result.exit_code == 0, result.output
-    assert "[dummy judge]" in result.output
+    assert "CAVEAT: dummy judge" in result.output
     float(result.output.strip().splitlines()[-1])
-    assert json.loads((out / "judge_summary.json").read_text())["dummy"] is True
+    summary = json.loads((out / "judge_summary.json").read_text())
+    assert summary["caveats"] == [DUMMY_CAVEAT] and "dummy" not in summary
     assert (out / "grade.json").is_file() and (out / "judge_calls.jsonl").is_file()
 
 
