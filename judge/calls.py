@@ -187,7 +187,8 @@ class CallRunner:
             except PermanentLLMError as exc:
                 failed(str(exc))
                 raise LeafFailure(f"judge call failed: {exc}") from None
-            cost = self.accounting.add(response.usage, model)
+            # priced by the model that answered (a dated snapshot name maps to its family)
+            cost = self.accounting.add(response.usage, response.model or model)
             call_ids.append(
                 self.audit.write(
                     {

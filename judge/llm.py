@@ -353,8 +353,7 @@ class DummyBackend:
         text = self._answer(request)
         prompt_tokens = sum(estimate_tokens(c) for _, c in request.messages)
         usage = Usage(input=prompt_tokens, output=estimate_tokens(text))
-        model = request.model or self.model
-        return LLMResponse(text, usage, model, request.schema is not None, {"dummy": True})
+        return LLMResponse(text, usage, self.model, request.schema is not None, {"dummy": True})
 
 
 def make_backend(settings: JudgeSettings, api_key: str | None, dummy: bool = False) -> LLMBackend:
