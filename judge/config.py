@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 PROMPT_VERSION = "reprobot-judge-v2"
 PROTOCOLS = ("paperbench", "reprobot")
-REPROBOT_LEAVES_PER_CALL = 12  # the reprobot protocol's default grouping
+REPROBOT_LEAVES_PER_CALL = 24  # the reprobot protocol's default grouping
 
 
 class ModelPrice(BaseModel):
@@ -56,7 +56,7 @@ class JudgeSettings(BaseModel):
     backoff_max_s: float = Field(default=60.0, ge=0)
     budget_usd: float | None = Field(default=None, ge=0)  # stop sending calls past this spend
     budget_tokens: int | None = Field(default=None, ge=0)  # ... or past this many input+output tokens
-    leaves_per_call: int | None = Field(default=None, ge=1, le=64)  # reprobot protocol; None = 12
+    leaves_per_call: int | None = Field(default=None, ge=1, le=64)  # reprobot protocol; None = 24
     structured_output: bool = True  # send response_format json_schema (falls back when refused)
     prices: dict[str, ModelPrice] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
     cache_path: Path | None = None  # None: <data_dir>/judge-cache.sqlite (the CLI decides)

@@ -157,11 +157,11 @@ def leaf_message(leaves: Sequence[LeafRef], leaf_files: Sequence[tuple[str, str]
     one (context, not to grade), the criteria and their category questions."""
     out = [files_block("Files selected for these criteria", leaf_files, "(no further files selected)")]
     if leaves:
-        out.append(
-            _section(
-                "Preceding criteria (context only: do not grade these)", preceding_text(leaves[0].preceding)
-            )
-        )
+        # the union of the leaves' preceding criteria, in tree order (each node once)
+        union = dict.fromkeys((d, n.id, n) for ref in leaves for d, n in ref.preceding)
+        graded = {ref.leaf.id for ref in leaves}
+        context = [(d, n) for d, nid, n in union if nid not in graded]
+        out.append(_section("Preceding criteria (context only: do not grade these)", preceding_text(context)))
     categories = sorted({ref.leaf.task_category or "" for ref in leaves})
     out.append("## Criteria to grade\n\n")
     for cat in categories:

@@ -136,24 +136,25 @@ def flatten_messages(messages: Iterable[tuple[str, str]]) -> str:
     return "".join(f"<|{role}|>\n{content}\n<|end|>\n" for role, content in messages)
 
 
+def prefix_reuse_ids(ids: Sequence[int], seen: set[bytes]) -> int:
+    """Tokens of this request (as token ids) that repeat a cacheable prefix of an earlier one."""
+    h = hashlib.sha256()
+    digests: list[bytes] = []
+    for start in range(0, len(ids) - CACHE_STEP_TOKENS + 1, CACHE_STEP_TOKENS):
+        h.update(b"".join(i.to_bytes(4, "little") for i in ids[start : start + CACHE_STEP_TOKENS]))
+        digests.append(h.copy().digest())
+    hit = 0
+    for i, d in enumerate(digests):
+        if d in seen:
+            hit = i + 1
+        else:
+            break
+    seen.update(digests)
+    tokens = hit * CACHE_STEP_TOKENS
+    return tokens if tokens >= CACHE_MIN_TOKENS else 0
+
+
 def prefix_reuse(texts: Sequence[str], seen: set[bytes] | None = None) -> list[int]:
     """Tokens of each text that repeat a cacheable prefix of an earlier text (in order)."""
     seen = set() if seen is None else seen
-    out: list[int] = []
-    for text in texts:
-        ids = encode(text)
-        h = hashlib.sha256()
-        digests: list[bytes] = []
-        for start in range(0, len(ids) - CACHE_STEP_TOKENS + 1, CACHE_STEP_TOKENS):
-            h.update(b"".join(i.to_bytes(4, "little") for i in ids[start : start + CACHE_STEP_TOKENS]))
-            digests.append(h.copy().digest())
-        hit = 0
-        for i, d in enumerate(digests):
-            if d in seen:
-                hit = i + 1
-            else:
-                break
-        tokens = hit * CACHE_STEP_TOKENS
-        out.append(tokens if tokens >= CACHE_MIN_TOKENS else 0)
-        seen.update(digests)
-    return out
+    return [prefix_reuse_ids(encode(text), seen) for text in texts]

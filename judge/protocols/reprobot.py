@@ -4,8 +4,8 @@ Every call of a submission starts with the same bytes (system instructions; the 
 addendum; the bounded file tree; reproduce.sh), then the evidence of the leaf's family: shared code
 (CD, CE), the reduced log (CE, RA), the docs and run-touched tables (RA, PaperBench's whitelist),
 all chosen without a ranking call (lexical relevance to the rubric). Only then the group's own part:
-a few more files, the preceding criteria, the criteria. Groups are consecutive leaves of one
-category in tree order (``judge.group_size``, 12 by default). Result Analysis leaves of a run that
+a few more files, the preceding criteria, the criteria. Groups are the leaves of one
+category in tree order (``judge.group_size``, 24 by default). Result Analysis leaves of a run that
 touched no whitelisted file get 0 without a call, as in PaperBench.
 """
 
@@ -53,17 +53,14 @@ def _query(refs: Sequence[LeafRef]) -> Counter[str]:
 
 
 def group_leaves(leaves: Sequence[LeafRef], per_call: int) -> list[list[LeafRef]]:
-    """Consecutive leaves (rubric order) of the same category, at most ``per_call`` per group."""
-    groups: list[list[LeafRef]] = []
+    """The leaves of each category in rubric order, cut into groups of at most ``per_call``
+    (rubrics interleave categories, so grouping only neighbours would leave most groups of one)."""
+    by_category: dict[str, list[LeafRef]] = {}
     for ref in leaves:
-        if (
-            groups
-            and len(groups[-1]) < per_call
-            and groups[-1][0].leaf.task_category == ref.leaf.task_category
-        ):
-            groups[-1].append(ref)
-        else:
-            groups.append([ref])
+        by_category.setdefault(ref.leaf.task_category or "", []).append(ref)
+    groups: list[list[LeafRef]] = []
+    for refs in by_category.values():
+        groups += [list(refs[i : i + per_call]) for i in range(0, len(refs), per_call)]
     return groups
 
 

@@ -51,7 +51,7 @@ def test_demo_grades_good_above_weak(tmp_path: Path) -> None:
         ).stdout  # fmt: skip
         match = re.search(r"Score (\d+(?:\.\d+)?)%", log)
         assert match, log
-        assert "DUMMY JUDGE" in log  # no key here: the output must say so
+        assert "CAVEAT: dummy judge" in log  # no key here: the output must say so
         scores[kind] = float(match.group(1))
     assert scores["weak"] < scores["good"]
     reports = list((tmp_path / "demo" / "results").rglob("report.html"))

@@ -10,7 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from bot.cli import main
-from judge.graded import LeafGrade, dump_graded, grade_tree
+from judge.graded import LeafGrade, grade_tree
 from judge.papers import Paper
 from judge.summary import DUMMY_CAVEAT
 from tests.standins.openai_server import OpenAIStandIn

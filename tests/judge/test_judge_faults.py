@@ -177,7 +177,7 @@ def test_dummy_judge_says_so_everywhere(executed: Path, paper: Paper, tmp_path: 
     b = judge_executed(executed, paper, tmp_path / "b", JudgeOptions(), DummyBackend())
     assert a.summary.caveats == (DUMMY_CAVEAT,) and a.summary.cost_usd == 0.0
     assert [x.score for x in a.graded.leaves()] == [x.score for x in b.graded.leaves()]
-    graded = [leaf for leaf in a.graded.leaves() if not leaf.judge_metadata or not leaf.judge_metadata["no_call"]]
+    graded = [x for x in a.graded.leaves() if not x.judge_metadata or not x.judge_metadata["no_call"]]
     assert graded and all(DUMMY_PREFIX in leaf.explanation for leaf in graded)
     assert json.loads((tmp_path / "a" / "judge_summary.json").read_text())["caveats"] == [DUMMY_CAVEAT]
 

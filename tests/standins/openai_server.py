@@ -43,7 +43,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from judge.tokens import estimate_tokens, flatten_messages, prefix_reuse
+from judge.tokens import encode, estimate_tokens, flatten_messages, prefix_reuse_ids
 
 SPEC_PATH = Path("/work/shared/fixtures/openai/chat-completions-openapi-subset.json")
 SPEC_URI = "urn:reprobot:openai-chat-completions-subset"
@@ -144,6 +144,8 @@ class OpenAIStandIn:
     keep_bodies: bool = False
     verdict: Callable[[str], int] = lambda leaf_id: 1
     rank: Callable[[list[str]], list[str]] = lambda paths: paths[:10]
+    # called with (kind, leaf ids, [(role, content)]) for every valid request: tests record facts
+    observe: Callable[[str, list[str], list[tuple[str, str]]], None] | None = None
     faults: deque[Fault] = field(default_factory=deque)
     leaf_faults: dict[str, list[Fault]] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
@@ -283,6 +285,9 @@ class OpenAIStandIn:
                 " is not supported with this model.",
                 "response_format",
             )
+        if self.observe is not None:
+            contents = [(str(m.get("role")), str(m.get("content") or "")) for m in body["messages"]]
+            self.observe(kind, leaf_ids, contents)
         if self.latency_s:
             time.sleep(self.latency_s)
         fault = self._next_fault(leaf_ids)
@@ -367,10 +372,10 @@ class OpenAIStandIn:
             (str(m.get("role")), m.get("content") if isinstance(m.get("content"), str) else "")
             for m in body["messages"]
         ]
-        text = flatten_messages(msgs)
+        ids = encode(flatten_messages(msgs))
         with self._lock:
-            cached = prefix_reuse([text], self._seen)[0]
-        prompt = estimate_tokens(text)
+            cached = prefix_reuse_ids(ids, self._seen)
+        prompt = len(ids)
         out = estimate_tokens(content)
         return {
             "id": f"chatcmpl-standin-{len(self.received)}",
