@@ -12,6 +12,8 @@ scripted verdicts and faults:
 * ``Fault("malformed")``: a reply whose content is not JSON
 * ``Fault("score", score=7)``: a reply with an out-of-range score
 * ``Fault("bad_body")``: HTTP 200 whose body is not JSON at all
+* ``Fault("echo_key")``: 400 whose error message repeats the request's API key (a leaky proxy)
+* ``Fault("echo_key_answer")``: an answer whose text repeats the API key
 
 Faults are queued globally (``server.faults``, consumed in arrival order) or per leaf
 (``server.leaf_faults[leaf_id]``, consumed by the first request that grades that leaf).
@@ -61,7 +63,7 @@ def spec_validator(component: str) -> Draft202012Validator:
 
 @dataclass
 class Fault:
-    kind: str  # rate_limit | server_error | hang | malformed | score | bad_body
+    kind: str  # rate_limit | server_error | hang | malformed | score | bad_body | echo_key | echo_key_answer
     retry_after: float = 1.0
     seconds: float = 3.0
     score: Any = 7
@@ -300,6 +302,22 @@ class OpenAIStandIn:
                 )
             if fault.kind == "server_error":
                 return self._error(500, "The server had an error while processing your request.")
+            if fault.kind == "echo_key":
+                return self._error(400, f"Unsupported request for credentials {auth}: model overloaded")
+            if fault.kind == "echo_key_answer":
+                content = json.dumps(
+                    {
+                        "grades": [
+                            {
+                                "leaf_id": i,
+                                "explanation": f"the header was {auth}",
+                                "score": 1,
+                                "citations": [],
+                            }
+                            for i in leaf_ids
+                        ]
+                    }
+                )
             if fault.kind == "bad_body":
                 return 200, {"Content-Type": "application/json"}, b'{"id": "chatcmpl-x", "choices": [ oops'
             if fault.kind == "hang":
