@@ -80,12 +80,29 @@ def parse_citations(raw: Any) -> tuple[Citation, ...]:
     return tuple(out[:MAX_CITATIONS])
 
 
-def check_citations(citations: Sequence[Citation], read: Callable[[str], str | None]) -> tuple[Citation, ...]:
+class SubmissionText:
+    """Files of an executed submission by path (``reproduce.log`` included), normalised once."""
+
+    def __init__(self, read: Callable[[str], str | None]) -> None:
+        self.read = read
+        self._normalised: dict[str, str | None] = {}
+
+    def normalised(self, path: str) -> str | None:
+        if path not in self._normalised:
+            text = self.read(path)
+            self._normalised[path] = normalise_ws(text) if text is not None else None
+        return self._normalised[path]
+
+
+def check_citations(
+    citations: Sequence[Citation], read: Callable[[str], str | None] | SubmissionText
+) -> tuple[Citation, ...]:
     """Each citation with ``found`` set: ``read(path)`` gives the file's text as the run left it
     (``reproduce.log`` included), or None when there is no such readable file."""
+    source = read if isinstance(read, SubmissionText) else SubmissionText(read)
     out = []
     for c in citations:
-        text = read(c.file)
+        text = source.read(c.file)
         quote = normalise_ws(c.quote)
         found = False
         if text is not None and quote:
@@ -95,7 +112,7 @@ def check_citations(citations: Sequence[Citation], read: Callable[[str], str | N
                 hi = min(c.lines[1] + LINE_SLACK, len(all_lines))
                 found = quote in normalise_ws("\n".join(all_lines[lo:hi]))
             if not found:
-                found = quote in normalise_ws(text)
+                found = quote in (source.normalised(c.file) or "")
         out.append(Citation(c.file, c.lines, c.quote, found))
     return tuple(out)
 

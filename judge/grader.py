@@ -20,7 +20,7 @@ from typing import Any
 from judge.accounting import Accounting, Estimate, estimate
 from judge.cache import LeafCache
 from judge.calls import AuditLog, CallRunner, ItemResult, now
-from judge.citations import LOG_FILE, check_citations, citations_metadata
+from judge.citations import LOG_FILE, SubmissionText, check_citations, citations_metadata
 from judge.config import JudgeSettings
 from judge.errors import JudgeError
 from judge.evidence import ExecutedSubmission, load_executed
@@ -117,13 +117,13 @@ def estimate_executed(executed: Path, paper: Paper, options: JudgeOptions) -> tu
     return estimate([*first, *second, *rest], options.settings), cached
 
 
-def _reader(sub: ExecutedSubmission) -> Callable[[str], str | None]:
+def _reader(sub: ExecutedSubmission) -> SubmissionText:
     texts = {f.path: f.text for f in sub.files}
 
     def read(path: str) -> str | None:
         return sub.log if path == LOG_FILE else texts.get(path)
 
-    return read
+    return SubmissionText(read)
 
 
 def judge_executed(
@@ -276,7 +276,7 @@ def _record(
     cache: LeafCache,
     grades: dict[str, LeafGrade],
     base_meta: Mapping[str, Any],
-    read: Callable[[str], str | None],
+    read: SubmissionText,
     scrubber: Scrubber,
 ) -> None:
     item = result.item
