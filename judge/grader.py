@@ -26,12 +26,14 @@ from judge.errors import JudgeError
 from judge.evidence import ExecutedSubmission, load_executed
 from judge.graded import GradedNode, LeafGrade, dump_graded, grade_tree, summarize
 from judge.llm import LLMBackend, Usage, scrubbed
-from judge.papers import Paper
+from judge.papers import Paper, PaperMissing, paper_caveats
 from judge.plan import Plan, WorkItem, build_plan, wave_order
 from judge.protocols.common import NO_OUTPUTS_EXPLANATION
 from judge.rubric import RubricNode, code_dev_rubric
 from judge.secrets import Scrubber
-from judge.summary import NO_PAPER_CAVEAT, SUMMARY_FILE, CategoryFigures, GradeSummary, TokenFigures
+from judge.summary import SUMMARY_FILE, CategoryFigures, GradeSummary, TokenFigures
+
+__all__ = ["ExecutionInfraError", "JudgeOptions", "JudgeOutcome", "PaperMissing", "judge_executed"]
 
 ProgressFn = Callable[[int, int, dict[str, Any]], None]
 
@@ -40,12 +42,6 @@ class ExecutionInfraError(JudgeError):
     """The reproduction itself failed for infrastructure reasons: nothing to judge (infra_error)."""
 
     exit_code = 3
-
-
-class PaperMissing(JudgeError):
-    """The paper has no paper.md and grading without it was not allowed: refused before any call."""
-
-    exit_code = 1
 
 
 @dataclass(frozen=True)
@@ -64,19 +60,6 @@ class JudgeOutcome:
     grade_path: Path
     summary_path: Path
     calls_path: Path
-
-
-def paper_caveats(paper: Paper, settings: JudgeSettings) -> tuple[str, ...]:
-    """() when the paper can be graded as PaperBench grades it; the caveat when grading without
-    paper.md is allowed; PaperMissing otherwise (before any call)."""
-    if paper.paper_md and paper.paper_md.strip():
-        return ()
-    if settings.allow_missing_paper:
-        return (NO_PAPER_CAVEAT,)
-    raise PaperMissing(
-        f"paper {paper.id!r} has no paper.md, and the judge grades with the paper: import it "
-        f"(`reprobot papers import PAPERBENCH_DATA_DIR {paper.id}`) or pass --allow-missing-paper"
-    )
 
 
 def plan_for(
@@ -100,7 +83,7 @@ def _open_cache(options: JudgeOptions) -> LeafCache:
 def estimate_executed(executed: Path, paper: Paper, options: JudgeOptions) -> tuple[Estimate, int]:
     """Expected tokens and dollars for the calls a grade would send now (cached leaves excluded),
     and how many leaves the cache already answers. Sends nothing."""
-    paper_caveats(paper, options.settings)
+    paper_caveats(paper, options.settings.allow_missing_paper)
     _, _, plan = plan_for(executed, paper, options)
     cache = _open_cache(options)
     try:
@@ -140,7 +123,7 @@ def judge_executed(
     if backend.model != settings.model:  # prices and cache keys follow the model actually asked
         settings = settings.model_copy(update={"model": backend.model})
     options = JudgeOptions(settings, options.code_dev, options.cache_path, options.secrets, options.rubric)
-    caveats = tuple(c for c in (backend.caveat,) if c) + paper_caveats(paper, settings)
+    caveats = tuple(c for c in (backend.caveat,) if c) + paper_caveats(paper, settings.allow_missing_paper)
     scrubber = Scrubber.of([*backend.secrets, *options.secrets])
     backend = scrubbed(backend, options.secrets)
     started_at = now()

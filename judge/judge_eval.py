@@ -115,7 +115,5 @@ def judge_eval(pred: GradedNode, gold: GradedNode, source: str = "prediction") -
     for category in categories:
         sel = [(g, p) for cat, g, p in pairs if cat == category]
         by_category[category] = binary_metrics([g for g, _ in sel], [p for _, p in sel])
-    missing_in_prediction = tuple(
-        dict.fromkeys(n.id for n in gold.leaves() if n.id not in pred_leaf_ids)
-    )
+    missing_in_prediction = tuple(dict.fromkeys(n.id for n in gold.leaves() if n.id not in pred_leaf_ids))
     return JudgeEvalResult(overall, by_category, skipped, tuple(missing_in_gold), missing_in_prediction)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from judge.evidence import ExecutedSubmission, SubmissionFile
 from judge.fences import clean_label
 from judge.papers import Paper
-from judge.rubric import CODE_DEVELOPMENT, CODE_EXECUTION, RESULT_ANALYSIS, RubricNode
+from judge.rubric import RESULT_ANALYSIS, RubricNode
 from judge.tokens import count_tokens
 
 SKIP_PARTS = ("venv", ".venv", ".env", "wandb", ".egg-info", ".git", ".github", "__pycache__", "node_modules")
@@ -28,7 +28,6 @@ NO_OUTPUTS_EXPLANATION = (
     "The run touched no documentation or table file (the only files Result Analysis may consider), "
     "so there is no output to check this result against (scored 0 without a model call)."
 )
-LOG_FILE = "reproduce.log"
 
 
 def _ext(path: str) -> str:
@@ -144,6 +143,3 @@ def bounded_tree(paths: Iterable[str], budget_tokens: int, sizes: dict[str, int]
         shown.append(p)
         used += cost
     return "\n".join(shown) + f"\n(... {len(all_paths) - len(shown)} more files not listed)"
-
-
-CATEGORIES = (CODE_DEVELOPMENT, CODE_EXECUTION, RESULT_ANALYSIS)
