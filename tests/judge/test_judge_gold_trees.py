@@ -106,3 +106,44 @@ def test_one_failed_leaf_costs_that_leaf_only(path: Path, tmp_path: Path) -> Non
     n = sum(1 for _ in gold.leaves())
     assert result.overall.num_samples == n - 1 and result.num_skipped == 1
     assert result.overall.accuracy == 1.0
+
+
+def test_judge_eval_run_with_one_permanently_failing_call_evaluates_every_other_leaf(tmp_path: Path) -> None:
+    """End to end: the gold tree is the rubric, one leaf's calls always fail (500), the rest agree."""
+    from tests.judge.fixtures import make_executed
+    from tests.standins.openai_server import Fault, OpenAIStandIn
+
+    gold_path = GOLD[-1]
+    gold = load_graded(gold_path)
+    paper_dir = tmp_path / "paper"
+    paper_dir.mkdir()
+    (paper_dir / "rubric.json").write_text(gold_path.read_text())
+    (paper_dir / "paper.md").write_text("# The paper\nIt reports results.\n")
+    config = tmp_path / "reprobot.yaml"
+    config.write_text(
+        "judge:\n  max_retries: 1\n  backoff_base_s: 0.01\n  backoff_max_s: 0.05\n  concurrency: 8\n"
+        f"data_dir: {tmp_path / 'data'}\n"
+    )
+    victim = next(gold.leaves()).id
+    truth = {n.id: int(n.score >= 0.5) for n in gold.leaves()}
+    executed = make_executed(tmp_path)
+    with OpenAIStandIn(verdict=lambda i: truth.get(i, 0)) as srv:
+        srv.leaf_faults[victim] = [Fault("server_error") for _ in range(10)]
+        result = CliRunner().invoke(
+            main,
+            ["--config", str(config), "judge-eval-run", str(executed), "--paper", str(paper_dir),
+             "--gold", str(gold_path), "--out", str(tmp_path / "ev"), "--base-url", srv.base_url,
+             "--protocols", "reprobot", "--leaves-per-call", "1", "--json"],
+            env={"GRADER_OPENAI_API_KEY": "sk-test", "REPROBOT_CONFIG": ""},
+        )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    ev = json.loads(result.stdout)["judge_eval"]
+    n = sum(1 for _ in gold.leaves())
+    assert ev["overall"]["num_samples"] == n - 1 and ev["num_skipped"] == 1
+    assert ev["overall"]["accuracy"] == 1.0
+    judged = json.loads((tmp_path / "ev" / "grade.json").read_text())
+    assert judged["valid_score"] is True  # the root stays valid: the failure is that leaf's alone
+    ev2 = CliRunner().invoke(
+        main, ["judge-eval", str(tmp_path / "ev" / "grade.json"), str(gold_path), "--json"]
+    )
+    assert json.loads(ev2.stdout)["overall"]["num_samples"] == n - 1
