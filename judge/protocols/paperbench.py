@@ -208,11 +208,17 @@ def build_paperbench_plan(
     )
     has_outputs = ra_outputs_exist(sub)
     fixed = count_tokens(system) + count_tokens(paper_msg[1]) + count_tokens(addendum_msg[1])
-    per_category: dict[str, tuple[tuple[SubmissionFile, ...], str]] = {}
+    per_category: dict[str, tuple[tuple[SubmissionFile, ...], str, str]] = {}
+    sizes = {f.path: f.size for f in sub.files}
     for cat in (CODE_DEVELOPMENT, CODE_EXECUTION, RESULT_ANALYSIS):
-        sizes = {f.path: f.size for f in sub.files}
         tree = bounded_tree(category_paths(sub, cat), settings.rank_tree_tokens, sizes)
-        per_category[cat] = (tuple(f for f in category_files(sub, cat) if f.text), tree)
+        files = tuple(f for f in category_files(sub, cat) if f.text)
+        digest = hashlib.sha256()
+        for f in files:
+            digest.update(
+                f"{f.path}\x00".encode() + (f.text or "").encode("utf-8", "surrogatepass") + b"\x00"
+            )
+        per_category[cat] = (files, tree, digest.hexdigest())
 
     items: list[WorkItem] = []
     no_call: list[LeafRef] = []
@@ -221,7 +227,7 @@ def build_paperbench_plan(
         if cat == RESULT_ANALYSIS and not has_outputs:
             no_call.append(ref)
             continue
-        candidates, tree = per_category.get(cat, per_category[CODE_DEVELOPMENT])
+        candidates, tree, files_digest = per_category.get(cat, per_category[CODE_DEVELOPMENT])
         criterion = (
             f"### Criterion {ref.leaf.id}\nCategory: {cat}\n"
             f"Requirement: {' '.join(ref.leaf.requirements.split())}\n"
@@ -260,8 +266,7 @@ def build_paperbench_plan(
         h = hashlib.sha256()
         for _, content in (*rank_messages, *grade_head, *tail):
             h.update(content.encode("utf-8", "surrogatepass") + b"\x00")
-        for f in candidates:
-            h.update(f"{f.path}\x00{hashlib.sha256((f.text or '').encode()).hexdigest()}\x00".encode())
+        h.update(files_digest.encode())
         ev = h.hexdigest()
         version = f"{settings.prompt_version}/{PROTOCOL}/{settings.ranking_model}/{settings.parse_model}"
         key = leaf_key(settings.model, version, ref.leaf, ref.ancestors, ev)
