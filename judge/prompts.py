@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from judge.citations import CITATIONS_SCHEMA, Citation, parse_citations
+from judge.citations import CITATIONS_SCHEMA, LOG_FILE, Citation, parse_citations
 from judge.fences import fence
 from judge.protocols.common import LeafRef, preceding_text
 from judge.rubric import CODE_DEVELOPMENT, CODE_EXECUTION, RESULT_ANALYSIS
@@ -139,7 +139,7 @@ def files_block(title: str, files: Sequence[tuple[str, str]], empty: str) -> str
 
 
 def log_block(log: str, note: str) -> str:
-    body = fence("reproduce.log", log) if log.strip() else "(reproduce.log is empty)"
+    body = fence(LOG_FILE, log) if log.strip() else f"({LOG_FILE} is empty)"
     return _section("reproduce.log (output of running reproduce.sh)", f"{note}\n\n{body}")
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from judge.cache import leaf_key
 from judge.calls import CallRunner, ItemResult, LeafFailure
-from judge.citations import CITATIONS_SCHEMA, parse_citations
+from judge.citations import CITATIONS_SCHEMA, LOG_FILE, parse_citations
 from judge.config import JudgeSettings
 from judge.evidence import ExecutedSubmission, FileRanker, SubmissionFile, take_within, terms
 from judge.fences import fence
@@ -203,9 +203,7 @@ def build_paperbench_plan(
         "reproduce.sh",
         fence("reproduce.sh", sub.reproduce_sh) if sub.reproduce_sh is not None else "(no reproduce.sh)",
     )
-    log_msg = _msg(
-        "reproduce.log", fence("reproduce.log", log) if log.strip() else "(reproduce.log is empty)"
-    )
+    log_msg = _msg(LOG_FILE, fence(LOG_FILE, log) if log.strip() else f"({LOG_FILE} is empty)")
     has_outputs = ra_outputs_exist(sub)
     fixed = count_tokens(system) + count_tokens(paper_msg[1]) + count_tokens(addendum_msg[1])
     per_category: dict[str, tuple[tuple[SubmissionFile, ...], str, str]] = {}

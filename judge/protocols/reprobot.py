@@ -33,6 +33,7 @@ from judge.protocols.common import (
     LeafRef,
     bounded_tree,
     category_files,
+    category_paths,
     joined_addendum,
     leaf_refs,
     ra_outputs_exist,
@@ -113,13 +114,16 @@ def build_reprobot_plan(
         else []
     )
     output_paths = frozenset(f.path for f, _ in outputs)
-    touched = sorted(p for p in sub.metadata.changed_paths if p in {f.path for f in ra_files})
+    changed = sub.metadata.changed_paths
+    touched = [p for p in category_paths(sub, RESULT_ANALYSIS) if p in changed]
     m_outputs = files_block(
         "Documentation and the table files the run touched (the only files that count for results)",
         [(f.path, text) for f, text in outputs],
         "(none readable)",
     ) + files_block(
-        "Table and doc files the run touched", [("list", "\n".join(touched) or "(none)")], "(none)"
+        "Table and doc files the run touched",
+        [("list", bounded_tree(touched, settings.rank_tree_tokens // 4) if touched else "(none)")],
+        "(none)",
     )
 
     system: Message = ("system", SYSTEM_PROMPT)
