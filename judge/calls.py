@@ -223,9 +223,11 @@ class CallRunner:
             result.structured = sent.response.structured
             got, bad = parse_verdicts(sent.response.text, pending)
             result.verdicts.update(got)
-            for leaf_id in got:
+            for leaf_id, v in got.items():
                 result.problems.pop(leaf_id, None)
-                result.details[leaf_id] = {"full_judge_response": sent.response.text}
+                own = {"leaf_id": leaf_id, "explanation": v.explanation, "score": v.score}
+                own["citations"] = [c.to_dict() for c in v.citations]
+                result.details[leaf_id] = {"full_judge_response": json.dumps(own, ensure_ascii=False)}
             result.problems.update({k: f"unusable verdict: {v}" for k, v in bad.items()})
             pending = [leaf_id for leaf_id in pending if leaf_id in bad]
             if not pending:
