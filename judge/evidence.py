@@ -78,7 +78,6 @@ class ExecutedSubmission:
         return None
 
 
-
 def _read_text(path: Path) -> tuple[str | None, int, bool]:
     try:
         st = path.lstat()
