@@ -20,6 +20,13 @@ def judge_settings_for(settings: Settings, **overrides: Any) -> JudgeSettings:
     return js.model_copy(update=update) if update else js
 
 
+def judge_secrets(settings: Settings) -> tuple[str, ...]:
+    """Every secret of the deployment: scrubbed from whatever the judge writes."""
+    s = settings.secrets
+    values = (s.webhook_secret, s.judge_api_key, s.github_token, s.github_app_private_key)
+    return tuple(v.get_secret_value() for v in values if v is not None)
+
+
 def judge_backend_for(settings: Settings, js: JudgeSettings, dummy: bool = False) -> LLMBackend:
     """The dummy judge, or the OpenAI-compatible one with the key from the environment
     (GRADER_OPENAI_API_KEY, else OPENAI_API_KEY); a missing key raises JudgeConfigError."""

@@ -14,13 +14,16 @@ import shutil
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from bot.grading import GradeOutcome, GradeRequest, ProgressFn
+from bot.results import ResultFolder
 from bot.settings import Settings
 from judge.errors import JudgeError, PaperNotFound, RubricError
 from judge.papers import Paper, PaperRegistry
+from judge.summary import GradeSummary
 from runner.blacklist import BlacklistReport, scan_submission
 from runner.engine import ContainerEngine
 from runner.errors import RunnerError, SubmissionError
@@ -120,8 +123,8 @@ class LocalGrader:
 
     def judge(
         self, paper: Paper, executed: Path, out_dir: Path, code_dev: bool, progress: ProgressFn
-    ) -> dict[str, Any]:
-        from bot.judge_setup import judge_backend_for, judge_settings_for
+    ) -> GradeSummary:
+        from bot.judge_setup import judge_backend_for, judge_secrets, judge_settings_for
         from judge.grader import JudgeOptions, judge_executed
 
         js = judge_settings_for(self.settings)
@@ -135,10 +138,9 @@ class LocalGrader:
             spent = f", {sum(int(v) for v in tokens.values())} tokens" if tokens else ""
             progress("judging", f"{done}/{total} leaves graded{spent} ({time.monotonic() - started:.0f} s)")
 
-        outcome = judge_executed(
-            executed, paper, out_dir, JudgeOptions(js, code_dev=code_dev), backend, judged
-        )
-        return dict(outcome.summary)
+        options = JudgeOptions(js, code_dev=code_dev, secrets=judge_secrets(self.settings))
+        outcome = judge_executed(executed, paper, out_dir, options, backend, judged)
+        return outcome.summary
 
     def report(self, out_dir: Path) -> Path:
         from bot.report import write_html_report
@@ -147,20 +149,21 @@ class LocalGrader:
 
     # ------------------------------------------------------------------------------- pipeline
 
-    def _paperbench_consequence(self, out_dir: Path, summary: dict[str, Any]) -> str:
+    def _paperbench_consequence(self, out_dir: Path, summary: GradeSummary) -> tuple[GradeSummary, str]:
         """PaperBench's monitor hit the agent's log under policy fail: the paper's score is 0."""
         try:
-            data = json.loads((out_dir / "blacklist.json").read_text(encoding="utf-8"))
+            data = json.loads(ResultFolder(out_dir).blacklist.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            return ""
+            return summary, ""
         if not (isinstance(data, dict) and data.get("score_zero") is True):
-            return ""
-        summary["score_before_blacklist"] = summary["score"]
-        summary["score"] = 0.0
-        summary["blacklist_consequence"] = "PaperBench's monitor rule hit the agent's log: score 0"
-        path = out_dir / "judge_summary.json"
-        path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-        return "; blacklisted resource in the agent's log (PaperBench's monitor): score 0"
+            return summary, ""
+        note = (
+            "blacklisted resource in the agent's log (PaperBench's monitor): "
+            f"score 0 (judged {summary.score:.3f})"
+        )
+        zeroed = replace(summary, score=0.0, caveats=(*summary.caveats, note))
+        zeroed.write(ResultFolder(out_dir).judge_summary)
+        return zeroed, f"; {note}"
 
     def _write_blacklist(self, out_dir: Path, report: BlacklistReport) -> None:
         data = report.to_dict(self.settings.runner.blacklist_policy)
@@ -226,13 +229,13 @@ class LocalGrader:
             summary = self.judge(paper, executed, out_dir, request.code_dev, progress)
         except JudgeError as exc:
             return outcome("infra_error", f"the judge could not run: {exc}")
-        zeroed = self._paperbench_consequence(out_dir, summary)
+        summary, zeroed = self._paperbench_consequence(out_dir, summary)
         self.report(out_dir)
-        score, coverage = float(summary["score"]), float(summary["coverage"])
-        dummy = " (dummy judge: NOT a real grade)" if summary.get("dummy") else ""
+        score, coverage = summary.score, summary.coverage
+        caveats = "".join(f" (CAVEAT: {c})" for c in summary.caveats)
         return outcome(
             "graded",
-            f"score {score:.3f}, coverage {100 * coverage:.0f}%{dummy}{zeroed}",
+            f"score {score:.3f}, coverage {100 * coverage:.0f}%{caveats}{zeroed}",
             score=score,
             coverage=coverage,
         )

@@ -27,19 +27,24 @@ class Accounting:
 
     def __init__(self, settings: JudgeSettings) -> None:
         self.settings = settings
-        self.price = settings.price()
         self._lock = threading.Lock()
         self.usage = Usage()
         self.calls = 0
+        self._cost: float | None = 0.0
 
-    def add(self, usage: Usage) -> None:
+    def add(self, usage: Usage, model: str | None = None) -> float | None:
+        """Count one answered call; its cost at the model's price (None: model not priced)."""
+        cost = cost_usd(usage, self.settings.price(model))
         with self._lock:
             self.usage = self.usage + usage
             self.calls += 1
+            self._cost = None if (self._cost is None or cost is None) else self._cost + cost
+        return cost
 
     @property
     def cost(self) -> float | None:
-        return cost_usd(self.usage, self.price)
+        with self._lock:
+            return self._cost
 
     def exhausted(self) -> str | None:
         """Why no further call may be sent, or None."""
@@ -49,7 +54,7 @@ class Accounting:
         if s.budget_tokens is not None and usage.input + usage.output >= s.budget_tokens:
             used = usage.input + usage.output
             return f"judge token budget exhausted ({used} of {s.budget_tokens} tokens used)"
-        spent = cost_usd(usage, self.price)
+        spent = self.cost
         if s.budget_usd is not None and spent is not None and spent >= s.budget_usd:
             return f"judge budget exhausted (${spent:.2f} of ${s.budget_usd:.2f} spent)"
         return None
@@ -78,17 +83,19 @@ class Estimate:
 
 
 def estimate(items: Sequence[WorkItem], settings: JudgeSettings) -> Estimate:
-    """Expected tokens and dollars of sending these calls in order (chars/4, prefix caching)."""
+    """Expected tokens and dollars of sending these items' calls in order (real token counts,
+    prefix caching as the provider does it; the paperbench protocol's ranked files guessed by the
+    lexical ranker)."""
     seen: set[bytes] = set()
-    total_in = cached = 0
-    leaves = 0
+    total_in = cached = out = calls = leaves = 0
+    cost: float | None = 0.0
     for item in items:
-        text = flatten_messages(item.messages)
-        total_in += estimate_tokens(text)
-        cached += prefix_reuse([text], seen)[0]
         leaves += len(item.leaves)
-    out = leaves * settings.expected_output_tokens_per_leaf
-    usage = Usage(total_in, cached, out, 0)
-    return Estimate(
-        len(items), leaves, total_in, cached, out, cost_usd(usage, settings.price()), settings.model
-    )
+        for model, messages, expected_out in item.planned_calls(settings):
+            text = flatten_messages(messages)
+            n_in = estimate_tokens(text)
+            n_cached = prefix_reuse([text], seen)[0]
+            total_in, cached, out, calls = total_in + n_in, cached + n_cached, out + expected_out, calls + 1
+            c = cost_usd(Usage(n_in, n_cached, expected_out, 0), settings.price(model))
+            cost = None if cost is None or c is None else cost + c
+    return Estimate(calls, leaves, total_in, cached, out, cost, "+".join(settings.models()))

@@ -7,10 +7,13 @@ secret and never lives here: it comes from ``Settings.secrets.judge_api_key`` (e
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-PROMPT_VERSION = "reprobot-judge-v1"
+PROMPT_VERSION = "reprobot-judge-v2"
+PROTOCOLS = ("paperbench", "reprobot")
+REPROBOT_LEAVES_PER_CALL = 24  # the reprobot protocol's default grouping
 
 
 class ModelPrice(BaseModel):
@@ -38,9 +41,14 @@ DEFAULT_PRICES: dict[str, ModelPrice] = {
 class JudgeSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    model: str = "o3-mini"
+    # paperbench: SimpleJudge's structure (rank, grade, parse per leaf); reprobot: cached prefix, grouped
+    protocol: Literal["paperbench", "reprobot"] = "paperbench"
+    model: str = "o3-mini"  # grades (and ranks files, unless rank_model is set)
+    rank_model: str | None = None  # paperbench protocol's file-ranking call; None = model
+    parse_model: str = "gpt-4o"  # paperbench protocol's parsing call (structured output)
     base_url: str | None = None  # any OpenAI-compatible endpoint; None = the client's default
-    reasoning_effort: str | None = None  # passed through for reasoning models ("low", "medium", "high")
+    reasoning_effort: str | None = "high"  # sent to reasoning models only (o1, o3, o4, gpt-5 families)
+    allow_missing_paper: bool = False  # grade a paper without paper.md (every output then says so)
     concurrency: int = Field(default=16, ge=1, le=256)
     timeout_s: float = Field(default=300.0, gt=0)  # per call
     max_retries: int = Field(default=5, ge=0, le=20)  # transient failures (429, 5xx, timeouts) per call
@@ -48,23 +56,47 @@ class JudgeSettings(BaseModel):
     backoff_max_s: float = Field(default=60.0, ge=0)
     budget_usd: float | None = Field(default=None, ge=0)  # stop sending calls past this spend
     budget_tokens: int | None = Field(default=None, ge=0)  # ... or past this many input+output tokens
-    leaves_per_call: int = Field(default=1, ge=1, le=64)
+    leaves_per_call: int | None = Field(default=None, ge=1, le=64)  # reprobot protocol; None = 24
     structured_output: bool = True  # send response_format json_schema (falls back when refused)
     prices: dict[str, ModelPrice] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
     cache_path: Path | None = None  # None: <data_dir>/judge-cache.sqlite (the CLI decides)
     prompt_version: str = PROMPT_VERSION
-    # Evidence budgets, in estimated tokens (chars / 4).
-    shared_code_tokens: int = Field(default=24_000, ge=0)  # code shown to every CD/CE leaf (cached prefix)
-    leaf_files_tokens: int = Field(default=6_000, ge=0)  # extra files chosen for the leaf (or group)
-    outputs_tokens: int = Field(default=12_000, ge=0)  # run outputs shown to Result Analysis leaves
-    log_tokens: int = Field(default=60_000, ge=0)  # reproduce.log (head and tail kept)
-    paper_tokens: int = Field(default=80_000, ge=0)
+    # Budgets, in real tokens (o200k_base).
+    context_window_tokens: int = Field(default=200_000, ge=8_000)  # paperbench protocol: the model's window
+    buffer_tokens: int = Field(default=12_000, ge=0)  # paperbench protocol: kept free for prompts and answer
+    rank_tree_tokens: int = Field(default=8_000, ge=200)  # the file tree shown to the ranking call
+    preceding_criteria_cap: int | None = Field(default=None, ge=0)  # None: all preceding criteria
+    shared_code_tokens: int = Field(default=24_000, ge=0)  # reprobot: code shown to every CD/CE leaf (cached)
+    leaf_files_tokens: int = Field(default=6_000, ge=0)  # reprobot: extra files for the leaf (or group)
+    outputs_tokens: int = Field(default=12_000, ge=0)  # reprobot: docs and touched tables for Result Analysis
+    log_tokens: int = Field(default=60_000, ge=0)  # reprobot: the reduced reproduce.log (head and tail kept)
+    paper_tokens: int = Field(default=80_000, ge=0)  # reprobot: paper.md (head and tail kept)
     expected_output_tokens_per_leaf: int = Field(default=600, ge=0)  # for --estimate (incl. reasoning)
-    dummy_seed: int = 0
 
-    def price(self) -> ModelPrice | None:
-        if self.model in self.prices:
-            return self.prices[self.model]
+    @property
+    def group_size(self) -> int:
+        if self.protocol == "paperbench":
+            return 1
+        return self.leaves_per_call or REPROBOT_LEAVES_PER_CALL
+
+    @property
+    def ranking_model(self) -> str:
+        return self.rank_model or self.model
+
+    def models(self) -> tuple[str, ...]:
+        if self.protocol == "reprobot":
+            return (self.model,)
+        return tuple(dict.fromkeys((self.model, self.ranking_model, self.parse_model)))
+
+    def price(self, model: str | None = None) -> ModelPrice | None:
+        model = model or self.model
+        if model in self.prices:
+            return self.prices[model]
         # "o3-mini-2025-01-31" -> "o3-mini"
-        best = max((k for k in self.prices if self.model.startswith(k)), key=len, default=None)
+        best = max((k for k in self.prices if model.startswith(k)), key=len, default=None)
         return self.prices[best] if best else None
+
+
+def is_reasoning_model(model: str) -> bool:
+    m = model.lower().rsplit("/", 1)[-1]
+    return m.startswith(("o1", "o3", "o4", "gpt-5"))

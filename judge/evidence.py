@@ -3,13 +3,9 @@
 An executed submission (``reprobot reproduce --out DIR``) is read once, untrusted and capped:
 symlinks are never followed, binary files are listed but not read, big files are cut.
 Files are ranked for a requirement by lexical overlap (idf-weighted terms shared with the file's
-path and contents). Evidence comes in tiers so prompts share long prefixes:
-
-* shared code: the files most relevant to the whole rubric, shown to every Code Development and
-  Code Execution leaf (part of the cached prefix);
-* run outputs: files the run created or modified, shown to Result Analysis leaves, which see
-  nothing else from the submission (PaperBench's rule); none at all -> score 0 without a call;
-* leaf files: the files most relevant to this leaf (or group of leaves) not already shown.
+path and contents): the reprobot protocol chooses its evidence this way, without a ranking call,
+and ``--estimate`` uses it to guess the paperbench protocol's ranked files. Budgets are real token
+counts (judge.tokens).
 """
 
 from __future__ import annotations
@@ -22,9 +18,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from judge.citations import LOG_FILE
 from judge.errors import JudgeError
-from judge.fences import clean_label
-from judge.tokens import chars_for_tokens, estimate_tokens
+from judge.tokens import count_tokens, estimate_tokens, head_tail_tokens, truncate_tokens
 from runner.errors import RunnerError
 from runner.metadata import RunMetadata
 
@@ -81,14 +77,6 @@ class ExecutedSubmission:
                 return f.text
         return None
 
-    def file_tree(self) -> str:
-        lines = [
-            f"{clean_label(f.path)} ({f.size} bytes{', binary' if f.text is None else ''})"
-            for f in self.files
-        ]
-        lines += [f"{clean_label(p)} (not read)" for p in self.listed_only]
-        return "\n".join(lines)
-
 
 def _read_text(path: Path) -> tuple[str | None, int, bool]:
     try:
@@ -115,7 +103,7 @@ def load_executed(executed: Path) -> ExecutedSubmission:
         metadata = RunMetadata.read(executed / "metadata.json")
     except RunnerError as exc:
         raise ExecutedSubmissionError(str(exc)) from None
-    log_path = executed / "reproduce.log"
+    log_path = executed / LOG_FILE
     log = ""
     if log_path.is_file() and not log_path.is_symlink():
         with log_path.open("rb") as fh:
@@ -181,25 +169,22 @@ class FileRanker:
 def take_within(
     files: Iterable[SubmissionFile], budget_tokens: int, exclude: frozenset[str] = frozenset()
 ) -> list[tuple[SubmissionFile, str]]:
-    """Files in the given order while they fit; the first one that does not fit is cut to fit."""
+    """Files in the given order while they fit (real token counts); the first one that does not
+    fit is cut to fit."""
     out: list[tuple[SubmissionFile, str]] = []
-    left = chars_for_tokens(budget_tokens)
+    left = budget_tokens
     for f in files:
         if f.path in exclude or not f.text:
             continue
-        if left < 400:
+        if left < 100:
             break
-        text = f.text
-        if len(text) > left:
-            text = text[: left - 60] + "\n[... file cut here to fit the evidence budget ...]\n"
+        text, cut = truncate_tokens(f.text, left - 20)
+        if cut:
+            text += "\n[... file cut here to fit the evidence budget ...]\n"
         out.append((f, text))
-        left -= len(text)
+        left -= count_tokens(text)
     return out
 
 
 def head_tail(text: str, budget_tokens: int) -> str:
-    limit = chars_for_tokens(budget_tokens)
-    if len(text) <= limit:
-        return text
-    half = max(limit // 2 - 40, 0)
-    return text[:half] + f"\n[... {len(text) - 2 * half} characters cut from the middle ...]\n" + text[-half:]
+    return head_tail_tokens(text, budget_tokens, "\n[... {n} tokens cut from the middle ...]\n")

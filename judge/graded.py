@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from judge.errors import RubricError
+from judge.loose import normalise_graded
 from judge.rubric import (
     CODE_DEVELOPMENT,
     TASK_CATEGORIES,
@@ -92,12 +93,13 @@ class LeafGrade:
 
 
 def parse_graded(data: Any, source: str = "<graded>") -> GradedNode:
-    """Validate a graded tree read from JSON. Internal scores are read but never trusted."""
+    """Read a graded tree from JSON: loosely typed real data is normalised first (judge.loose),
+    then checked. Internal scores are read but never trusted."""
 
     def build(raw: Any, path: str, depth: int) -> GradedNode:
         if depth > 200:
             raise RubricError(source, f"node at {path}", "tree deeper than 200 levels")
-        node_id, req, weight, subs, category, fine = _check_node(raw, path, source)
+        node_id, req, weight, subs, category, fine = _check_node(raw, path, source, loose=True)
         where = f"node {node_id!r}"
         children = tuple(build(c, f"{path}.sub_tasks[{i}]", depth + 1) for i, c in enumerate(subs))
         score = raw.get("score")
@@ -121,7 +123,7 @@ def parse_graded(data: Any, source: str = "<graded>") -> GradedNode:
             node_id, req, weight, children, category, fine, float(score or 0.0), valid, explanation, meta
         )
 
-    return build(data, "$", 0)
+    return build(normalise_graded(data), "$", 0)
 
 
 def load_graded(path: str | Path) -> GradedNode:
@@ -148,7 +150,8 @@ def _weighted_mean(pairs: list[tuple[float, float]]) -> float:
 
 
 def aggregate(node: GradedNode) -> GradedNode:
-    """Recompute every internal node from the leaves (stale internal scores are ignored)."""
+    """Recompute every internal node from the leaves (stale internal scores are ignored).
+    Internal nodes are written valid: a leaf that could not be graded invalidates that leaf only."""
     if node.is_leaf:
         return node
     children = tuple(aggregate(c) for c in node.sub_tasks)
@@ -157,7 +160,7 @@ def aggregate(node: GradedNode) -> GradedNode:
         node,
         sub_tasks=children,
         score=score,
-        valid_score=all(c.valid_score for c in children),
+        valid_score=True,  # as PaperBench's judge writes them; coverage shows what was lost
         explanation=AGGREGATED_EXPLANATION,
         judge_metadata=None,
     )

@@ -1,9 +1,10 @@
 """JudgeEval: how well a predicted graded tree agrees with a human-graded one, leaf by leaf.
 
-As in PaperBench's evaluation: leaves below a node the prediction marks invalid are skipped;
-the rest are matched to the gold tree by id; scores are binarised (>= 0.5 is a pass) and we report
-accuracy and macro precision / recall / F1 (scikit-learn semantics, zero_division=0) overall and
-per task category, with sample counts.
+As in PaperBench's evaluation: leaves below a node the prediction marks invalid are skipped
+(reprobot writes internal nodes valid, so a failed leaf costs that leaf only); the rest are matched
+to the gold tree by id, and leaves found on one side only are reported, never fatal; scores are
+binarised (>= 0.5 is a pass) and we report accuracy and macro precision / recall / F1
+(scikit-learn semantics, zero_division=0) overall and per task category, with sample counts.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from judge.errors import RubricError
 from judge.graded import GradedNode
 from judge.rubric import TASK_CATEGORIES
 
@@ -34,13 +34,17 @@ class Metrics:
 class JudgeEvalResult:
     overall: Metrics
     by_category: dict[str, Metrics]
-    num_skipped: int
+    num_skipped: int  # predicted leaves below (or being) a node the prediction marks invalid
+    missing_in_gold: tuple[str, ...] = ()  # predicted leaves with no gold leaf of that id
+    missing_in_prediction: tuple[str, ...] = ()  # gold leaves the prediction does not have
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "overall": self.overall.to_dict(),
             "by_category": {k: v.to_dict() for k, v in self.by_category.items()},
             "num_skipped": self.num_skipped,
+            "missing_in_gold": list(self.missing_in_gold),
+            "missing_in_prediction": list(self.missing_in_prediction),
         }
 
 
@@ -78,12 +82,14 @@ def _binary(score: float) -> int:
     return 1 if score >= 0.5 else 0
 
 
-def judge_eval(pred: GradedNode, gold: GradedNode, source: str = "prediction") -> JudgeEvalResult:
+def judge_eval(pred: GradedNode, gold: GradedNode, source: str = "prediction") -> JudgeEvalResult:  # noqa: ARG001
     gold_by_id: dict[str, GradedNode] = {}
     for node in gold.walk():
         gold_by_id.setdefault(node.id, node)
     pairs: list[tuple[str, int, int]] = []  # (category, gold, pred)
     skipped = 0
+    missing_in_gold: list[str] = []
+    pred_leaf_ids = {n.id for n in pred.leaves()}
 
     def rec(node: GradedNode) -> None:
         nonlocal skipped
@@ -92,8 +98,9 @@ def judge_eval(pred: GradedNode, gold: GradedNode, source: str = "prediction") -
             return
         if node.is_leaf:
             expected = gold_by_id.get(node.id)
-            if expected is None:
-                raise RubricError(source, f"node {node.id!r}", "leaf not found in the gold tree")
+            if expected is None or not expected.is_leaf:
+                missing_in_gold.append(node.id)
+                return
             category = expected.task_category or node.task_category or "Unknown"
             pairs.append((category, _binary(expected.score), _binary(node.score)))
             return
@@ -108,4 +115,5 @@ def judge_eval(pred: GradedNode, gold: GradedNode, source: str = "prediction") -
     for category in categories:
         sel = [(g, p) for cat, g, p in pairs if cat == category]
         by_category[category] = binary_metrics([g for g, _ in sel], [p for _, p in sel])
-    return JudgeEvalResult(overall, by_category, skipped)
+    missing_in_prediction = tuple(dict.fromkeys(n.id for n in gold.leaves() if n.id not in pred_leaf_ids))
+    return JudgeEvalResult(overall, by_category, skipped, tuple(missing_in_gold), missing_in_prediction)

@@ -5,8 +5,10 @@
 ``response_format: json_schema``. Retries are the grader's job (the client's own are off), so the
 backend translates failures into three kinds: transient (429, 5xx, timeouts, connection errors;
 with the server's Retry-After), structured output refused (the caller resends without it), and
-fatal (bad key, unknown model: nothing will work). ``DummyBackend`` is seeded and deterministic,
-makes no network call, and marks everything it writes as a dummy judge's.
+fatal (bad key, unknown model: nothing will work). ``DummyBackend`` is deterministic, makes no
+network call, and declares its caveat, which every output prints. Every backend declares its
+identity (``name``, ``caveat``, the ``secrets`` it holds); ``scrubbed`` wraps one so that no text
+coming back from the endpoint (answers, error bodies) carries a configured secret.
 """
 
 from __future__ import annotations
@@ -17,12 +19,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from judge.config import JudgeSettings
+from judge.config import JudgeSettings, is_reasoning_model
 from judge.errors import JudgeError
 from judge.fences import FENCE_CLOSE, FENCE_OPEN
+from judge.secrets import Scrubber
+from judge.summary import DUMMY_CAVEAT
 from judge.tokens import estimate_tokens
 
 DUMMY_PREFIX = "[dummy judge]"
+# What a request asks for (the dummy judge answers by it; the wire never carries it):
+KIND_GRADES = "grades"  # reprobot protocol: JSON verdicts for the leaf ids
+KIND_RANK = "rank"  # paperbench protocol: file paths, one a line
+KIND_GRADE_TEXT = "grade_text"  # paperbench protocol: Expectations / Reality / Score
+KIND_PARSE = "parse"  # paperbench protocol: the grading answer as {valid_score, score, explanation}
 
 
 class JudgeConfigError(JudgeError):
@@ -91,6 +100,8 @@ class LLMRequest:
     schema: Mapping[str, Any] | None = None
     schema_name: str = "rubric_grades"
     timeout_s: float = 300.0
+    model: str | None = None  # None: the backend's model
+    kind: str = KIND_GRADES
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +115,9 @@ class LLMResponse:
 
 class LLMBackend(Protocol):
     model: str
-    dummy: bool
+    name: str  # "openai-compatible", "dummy", ...
+    caveat: str | None  # what every output must say beside a grade from this backend, if anything
+    secrets: tuple[str, ...]  # values that must never appear in an output (the API key)
 
     def complete(self, request: LLMRequest) -> LLMResponse: ...
 
@@ -154,7 +167,8 @@ def usage_from(raw_usage: Any) -> Usage:
 class OpenAIBackend:
     """Chat Completions through the official client; structured output first, plain text after."""
 
-    dummy = False
+    name = "openai-compatible"
+    caveat: str | None = None
 
     def __init__(
         self,
@@ -170,6 +184,7 @@ class OpenAIBackend:
         self.model = model
         self.reasoning_effort = reasoning_effort
         self.structured_output = structured_output
+        self.secrets: tuple[str, ...] = (api_key,)
         self._client = openai.OpenAI(api_key=api_key, base_url=base_url, max_retries=0)
 
     @classmethod
@@ -186,8 +201,9 @@ class OpenAIBackend:
     def complete(self, request: LLMRequest) -> LLMResponse:
         openai = self._openai
         structured = self.structured_output and request.schema is not None
+        model = request.model or self.model
         kwargs: dict[str, Any] = {
-            "model": self.model,
+            "model": model,
             "messages": [{"role": r, "content": c} for r, c in request.messages],
             "timeout": request.timeout_s,
         }
@@ -200,7 +216,7 @@ class OpenAIBackend:
                     "strict": True,
                 },
             }
-        if self.reasoning_effort:
+        if self.reasoning_effort and is_reasoning_model(model):
             kwargs["reasoning_effort"] = self.reasoning_effort
         try:
             completion = self._client.chat.completions.create(**kwargs)
@@ -213,7 +229,7 @@ class OpenAIBackend:
         except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
             raise JudgeBackendFatal(f"the judge endpoint refused the key ({exc.status_code})") from None
         except openai.NotFoundError as exc:
-            raise JudgeBackendFatal(f"the judge endpoint has no model {self.model!r} (404): {exc}") from None
+            raise JudgeBackendFatal(f"the judge endpoint has no model {model!r} (404): {exc}") from None
         except openai.APIStatusError as exc:
             if exc.status_code >= 500 or exc.status_code in (408, 409):
                 raise TransientLLMError(
@@ -234,9 +250,7 @@ class OpenAIBackend:
         if not text and getattr(message, "refusal", None):
             text = f"(refusal) {message.refusal}"
         raw = completion.model_dump(mode="json") if hasattr(completion, "model_dump") else {}
-        return LLMResponse(
-            text, usage_from(completion.usage), completion.model or self.model, structured, raw
-        )
+        return LLMResponse(text, usage_from(completion.usage), completion.model or model, structured, raw)
 
 
 # ---------------------------------------------------------------------------------------- dummy
@@ -260,14 +274,15 @@ class DummyBackend:
 
     It "grades" a criterion by word overlap: the share of the requirement's content words that
     appear in the submission evidence of the prompt (fenced files, file tree, log; never the paper).
-    That keeps it honest enough for a demo (a submission without the code scores lower) while every
-    explanation it writes starts with "[dummy judge]".
+    That keeps it honest enough for a demo (a submission without the code scores lower); its
+    caveat says what it is, and every explanation it writes starts with "[dummy judge]".
     """
 
-    dummy = True
+    name = "dummy"
+    caveat: str | None = DUMMY_CAVEAT
+    secrets: tuple[str, ...] = ()
 
-    def __init__(self, seed: int = 0, pass_rate: float = 0.5, model: str = "dummy") -> None:
-        self.seed = seed
+    def __init__(self, pass_rate: float = 0.5, model: str = "dummy") -> None:
         self.pass_rate = pass_rate  # overlap share needed to pass
         self.model = model
 
@@ -281,15 +296,15 @@ class DummyBackend:
 
     @staticmethod
     def _requirement(messages: Sequence[tuple[str, str]], leaf_id: str) -> str:
-        last = messages[-1][1] if messages else ""
         marker = f"### Criterion {leaf_id}\n"
-        start = last.find(marker)
-        if start < 0:
-            return ""
-        section = last[start : last.find("\n\n", start) if last.find("\n\n", start) > 0 else None]
-        for line in section.splitlines():
-            if line.startswith("Requirement:"):
-                return line.removeprefix("Requirement:")
+        for _, content in reversed(messages):
+            start = content.find(marker)
+            if start < 0:
+                continue
+            end = content.find("\n\n", start)
+            for line in content[start : end if end > 0 else None].splitlines():
+                if line.startswith("Requirement:"):
+                    return line.removeprefix("Requirement:")
         return ""
 
     def grade(self, messages: Sequence[tuple[str, str]], leaf_id: str) -> tuple[int, str]:
@@ -304,12 +319,38 @@ class DummyBackend:
         )
         return score, why
 
-    def complete(self, request: LLMRequest) -> LLMResponse:
+    def _answer(self, request: LLMRequest) -> str:
+        if request.kind == KIND_RANK:  # the first paths of the tree shown
+            paths = []
+            for line in self._evidence(request.messages[-1:]).splitlines():
+                line = line.strip()
+                if line and not line.startswith(("(", "[")):
+                    paths.append(line.split(" (", 1)[0])
+            return "\n".join(paths[:10])
+        if request.kind == KIND_GRADE_TEXT:
+            leaf_id = request.leaf_ids[0] if request.leaf_ids else ""
+            score, why = self.grade(request.messages, leaf_id)
+            return f"Expectations: the requirement.\nReality: {why}\nScore: {score}"
+        if request.kind == KIND_PARSE:
+            text = request.messages[-1][1]
+            found = re.search(r"Score:\s*([01])", text)
+            reality = re.search(r"Reality:\s*(.*)", text)
+            return json.dumps(
+                {
+                    "valid_score": found is not None,
+                    "score": int(found.group(1)) if found else 0,
+                    "explanation": reality.group(1) if reality else f"{DUMMY_PREFIX} no score in the answer",
+                    "citations": [],
+                }
+            )
         grades = []
         for leaf_id in request.leaf_ids:
             score, why = self.grade(request.messages, leaf_id)
-            grades.append({"leaf_id": leaf_id, "explanation": why, "score": score})
-        text = json.dumps({"grades": grades})
+            grades.append({"leaf_id": leaf_id, "explanation": why, "score": score, "citations": []})
+        return json.dumps({"grades": grades})
+
+    def complete(self, request: LLMRequest) -> LLMResponse:
+        text = self._answer(request)
         prompt_tokens = sum(estimate_tokens(c) for _, c in request.messages)
         usage = Usage(input=prompt_tokens, output=estimate_tokens(text))
         return LLMResponse(text, usage, self.model, request.schema is not None, {"dummy": True})
@@ -318,9 +359,37 @@ class DummyBackend:
 def make_backend(settings: JudgeSettings, api_key: str | None, dummy: bool = False) -> LLMBackend:
     """The backend the CLI and the bot use: dummy when asked, else OpenAI-compatible (key required)."""
     if dummy:
-        return DummyBackend(seed=settings.dummy_seed)
+        return DummyBackend()
     return OpenAIBackend.from_settings(settings, api_key)
 
 
-def messages_for_audit(messages: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
-    return [{"role": r, "content": c} for r, c in messages]
+class ScrubbedBackend:
+    """A backend whose answers and error messages are scrubbed of every configured secret."""
+
+    def __init__(self, inner: LLMBackend, scrubber: Scrubber) -> None:
+        self.inner = inner
+        self.scrubber = scrubber
+        self.model = inner.model
+        self.name = inner.name
+        self.caveat = inner.caveat
+        self.secrets = inner.secrets
+
+    def complete(self, request: LLMRequest) -> LLMResponse:
+        s = self.scrubber
+        try:
+            r = self.inner.complete(request)
+        except TransientLLMError as exc:
+            raise TransientLLMError(s.text(exc.reason), exc.retry_after) from None
+        except StructuredOutputUnsupported as exc:
+            raise StructuredOutputUnsupported(s.text(str(exc))) from None
+        except PermanentLLMError as exc:
+            raise PermanentLLMError(s.text(str(exc))) from None
+        except JudgeBackendFatal as exc:
+            raise JudgeBackendFatal(s.text(str(exc))) from None
+        return LLMResponse(s.text(r.text), r.usage, s.text(r.model), r.structured, s.obj(dict(r.raw)))
+
+
+def scrubbed(backend: LLMBackend, extra_secrets: Sequence[str] = ()) -> LLMBackend:
+    """``backend`` with its own secrets and ``extra_secrets`` scrubbed from everything it returns."""
+    scrubber = Scrubber.of([*backend.secrets, *extra_secrets])
+    return ScrubbedBackend(backend, scrubber) if scrubber else backend

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from judge.errors import PaperNotFound, RubricError
+from judge.errors import JudgeError, PaperNotFound, RubricError
 from judge.rubric import RubricNode, load_rubric
 
 PAPER_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -89,6 +89,27 @@ class Paper:
     @cached_property
     def judge_addendum(self) -> str | None:
         return _read_optional(self.folder / "judge.addendum.md")
+
+
+class PaperMissing(JudgeError):
+    """The paper has no paper.md and grading without it was not allowed: refused before any call."""
+
+    exit_code = 1
+
+
+def paper_caveats(paper: Paper, allow_missing_paper: bool) -> tuple[str, ...]:
+    """() when the paper can be graded as PaperBench grades it (paper.md present); the caveat when
+    grading without paper.md is allowed; PaperMissing otherwise."""
+    from judge.summary import NO_PAPER_CAVEAT
+
+    if paper.paper_md and paper.paper_md.strip():
+        return ()
+    if allow_missing_paper:
+        return (NO_PAPER_CAVEAT,)
+    raise PaperMissing(
+        f"paper {paper.id!r} has no paper.md, and the judge grades with the paper: import it "
+        f"(`reprobot papers import PAPERBENCH_DATA_DIR {paper.id}`) or pass --allow-missing-paper"
+    )
 
 
 class PaperRegistry:

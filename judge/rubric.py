@@ -21,6 +21,7 @@ CODE_DEVELOPMENT = "Code Development"
 CODE_EXECUTION = "Code Execution"
 RESULT_ANALYSIS = "Result Analysis"
 TASK_CATEGORIES: tuple[str, ...] = (CODE_DEVELOPMENT, CODE_EXECUTION, RESULT_ANALYSIS)
+SUBTREE_CATEGORY = "Subtree"  # a whole subtree graded as one unit (max-depth grading); graded trees only
 
 FINEGRAINED_CATEGORIES: tuple[str, ...] = (
     "Environment & Infrastructure Setup",
@@ -93,8 +94,10 @@ def is_number(value: Any) -> bool:
 
 
 def _check_node(
-    raw: Any, path: str, source: str
+    raw: Any, path: str, source: str, loose: bool = False
 ) -> tuple[str, str, float, list[Any], str | None, str | None]:
+    """One node's fields, strictly checked. ``loose`` (graded trees read from real data) also
+    accepts the "Subtree" category of max-depth grading and any fine-grained category."""
     if not isinstance(raw, dict):
         raise RubricError(source, f"node at {path}", f"expected an object, got {type(raw).__name__}")
     where = _where(raw, path)
@@ -135,11 +138,11 @@ def _check_node(
             raise RubricError(
                 source, where, f"leaf without task_category (one of: {', '.join(TASK_CATEGORIES)})"
             )
-        if category not in TASK_CATEGORIES:
+        if category not in TASK_CATEGORIES and not (loose and category == SUBTREE_CATEGORY):
             raise RubricError(
                 source, where, f"unknown task_category {category!r} (one of: {', '.join(TASK_CATEGORIES)})"
             )
-        if fine is not None and fine not in FINEGRAINED_CATEGORIES:
+        if fine is not None and fine not in FINEGRAINED_CATEGORIES and not (loose and isinstance(fine, str)):
             raise RubricError(source, where, f"unknown finegrained_task_category {fine!r}")
     return node_id, raw["requirements"], weight, sub_tasks, category, fine
 

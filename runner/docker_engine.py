@@ -55,9 +55,7 @@ def gpu_create_args(request: GpuRequest) -> dict[str, Any]:
         ids = [d for d in spec.removeprefix("device=").split(",") if d]
     if request.method == "cdi":
         return {
-            "device_requests": [
-                DeviceRequest(driver="cdi", device_ids=[f"nvidia.com/gpu={i}" for i in ids])
-            ]
+            "device_requests": [DeviceRequest(driver="cdi", device_ids=[f"nvidia.com/gpu={i}" for i in ids])]
         }
     return {
         "runtime": "nvidia",

@@ -117,9 +117,7 @@ def _git(
                 if time.monotonic() > deadline:
                     proc.kill()
                     proc.communicate()
-                    raise InfraError(
-                        f"git {args[0]} took longer than {timeout_s:.0f} s (network?)"
-                    ) from None
+                    raise InfraError(f"git {args[0]} took longer than {timeout_s:.0f} s (network?)") from None
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -514,9 +514,9 @@ def reproduce(
             last_collected = _run_attempt(ctx, attempt, attempt_dir, Path(tmp))
             done.append(attempt)
             records.append(attempt.record())
-            build_metadata(
-                ctx, attempt, options=options, submission_ref=ref, attempts=tuple(records)
-            ).write(attempt_dir / "metadata.json")
+            build_metadata(ctx, attempt, options=options, submission_ref=ref, attempts=tuple(records)).write(
+                attempt_dir / "metadata.json"
+            )
             if attempt.status == "infra_error":
                 break
 

@@ -2,7 +2,7 @@
 
 The judge's settings come from the ``judge:`` key of the configuration, overridden by options;
 the API key from GRADER_OPENAI_API_KEY / OPENAI_API_KEY (Settings.secrets). ``--dummy`` grades
-with the seeded dummy judge (no key, no network) and every output says so.
+with the dummy judge (no key, no network); outputs print the grade's caveats, whatever they are.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from typing import Any
 import click
 
 from bot.cli.common import app_settings, echo_json, resolve_paper
-from bot.judge_setup import judge_backend_for, judge_settings_for
-from judge.config import JudgeSettings
+from bot.judge_setup import judge_backend_for, judge_secrets, judge_settings_for
+from judge.config import PROTOCOLS, JudgeSettings
 from judge.graded import load_graded
 from judge.grader import JudgeOptions, JudgeOutcome, estimate_executed, judge_executed
 from judge.judge_eval import judge_eval
 from judge.llm import LLMBackend
-from judge.papers import Paper
+from judge.rubric import parse_rubric
 from runner.metadata import RunMetadata
 
 
@@ -37,7 +37,7 @@ def judge_backend(ctx: click.Context, js: JudgeSettings, dummy: bool) -> LLMBack
 def _progress(done: int, total: int, info: dict[str, Any]) -> None:
     if info.get("stage") == "cache":
         click.echo(
-            f"judge: {info['cached']} leaves from the cache, {info['calls_planned']} calls to send", err=True
+            f"judge: {info['cached']} leaves from the cache, {info['calls_planned']} items to send", err=True
         )
         return
     step = max(total // 10, 1)
@@ -45,27 +45,56 @@ def _progress(done: int, total: int, info: dict[str, Any]) -> None:
         click.echo(f"judge: {done}/{total} leaves graded", err=True)
 
 
+def _cost(value: float | None) -> str:
+    return f"${value:.4f}" if value is not None else "unknown cost (model not in the price table)"
+
+
 def _print_outcome(outcome: JudgeOutcome) -> None:
     s = outcome.summary
-    tok = s["tokens"]
-    cost = (
-        f"${s['cost_usd']:.4f}"
-        if s["cost_usd"] is not None
-        else "unknown cost (model not in the price table)"
-    )
-    if s["dummy"]:
-        click.echo("[dummy judge] these scores are placeholders, not a model's verdicts")
+    tok = s.tokens
+    for caveat in s.caveats:
+        click.echo(f"CAVEAT: {caveat}")
     click.echo(
-        f"{s['paper_id']} ({s['mode']}): {s['leaves']} leaves, passed {s['passed']}, "
-        f"could not grade {s['invalid']}, "
-        f"coverage {100 * s['coverage']:.1f}%"
+        f"{s.paper_id} ({s.mode}, {s.protocol} protocol, {'/'.join(s.models)}): {s.leaves} leaves, "
+        f"passed {s.passed}, could not grade {s.invalid}, coverage {100 * s.coverage:.1f}%"
     )
     click.echo(
-        f"calls {s['calls']} (leaves from cache {s['cached_leaves']}), tokens in {tok['input']} "
-        f"(cached {tok['cached_input']}) out {tok['output']} (reasoning {tok['reasoning']}), {cost}"
+        f"calls {s.calls} (leaves from cache {s.cached_leaves}), tokens in {tok.input} "
+        f"(cached {tok.cached_input}) out {tok.output} (reasoning {tok.reasoning}), {_cost(s.cost_usd)}"
     )
     click.echo(f"wrote {outcome.grade_path}, {outcome.summary_path}, {outcome.calls_path}")
-    click.echo(repr(float(s["score"])))
+    click.echo(repr(float(s.score)))
+
+
+def _overrides(
+    model: str | None,
+    base_url: str | None,
+    leaves_per_call: int | None,
+    concurrency: int | None,
+    cache_path: Path | None,
+    protocol: str | None,
+    allow_missing_paper: bool,
+) -> dict[str, Any]:
+    return {
+        "model": model,
+        "base_url": base_url,
+        "leaves_per_call": leaves_per_call,
+        "concurrency": concurrency,
+        "cache_path": cache_path,
+        "protocol": protocol,
+        "allow_missing_paper": True if allow_missing_paper else None,
+    }
+
+
+_PROTOCOL = click.option(
+    "--protocol",
+    type=click.Choice(PROTOCOLS),
+    default=None,
+    help="paperbench: SimpleJudge's rank/grade/parse per leaf (default); reprobot: cached prefix, grouped.",
+)
+_ALLOW = click.option(
+    "--allow-missing-paper", is_flag=True, help="Grade a paper without paper.md (every output says so)."
+)
 
 
 @click.command("judge")
@@ -75,13 +104,17 @@ def _print_outcome(outcome: JudgeOutcome) -> None:
 @click.option("--code-dev", is_flag=True, help="Grade the Code-Dev variant (Code Development leaves only).")
 @click.option("--model", default=None, help="Model name at the endpoint (default: judge.model).")
 @click.option("--base-url", default=None, help="OpenAI-compatible endpoint (OpenAI, Azure, vLLM, Ollama).")
-@click.option("--leaves-per-call", type=click.IntRange(1, 64), default=None, help="Sibling leaves per call.")
+@_PROTOCOL
+@_ALLOW
+@click.option(
+    "--leaves-per-call", type=click.IntRange(1, 64), default=None, help="reprobot protocol: leaves per call."
+)
 @click.option(
     "--concurrency", type=click.IntRange(1, 256), default=None, help="Requests in flight (default 16)."
 )
 @click.option("--cache", "cache_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--estimate", is_flag=True, help="Print expected calls, tokens and dollars; send nothing.")
-@click.option("--dummy", is_flag=True, help="Seeded dummy judge: no key, no network, placeholder scores.")
+@click.option("--dummy", is_flag=True, help="Dummy judge: no key, no network, placeholder scores.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary (or estimate) as JSON.")
 @click.pass_context
 def judge_cmd(
@@ -92,6 +125,8 @@ def judge_cmd(
     code_dev: bool,
     model: str | None,
     base_url: str | None,
+    protocol: str | None,
+    allow_missing_paper: bool,
     leaves_per_call: int | None,
     concurrency: int | None,
     cache_path: Path | None,
@@ -102,31 +137,24 @@ def judge_cmd(
     """Grade EXECUTED (a `reprobot reproduce --out` folder) against the paper's rubric.
 
     Writes DIR/grade.json, DIR/judge_summary.json and DIR/judge_calls.jsonl; the last line of
-    stdout is the root score.
+    stdout is the root score. A paper without paper.md is refused before any call (exit 1)
+    unless --allow-missing-paper is given.
     """
     paper = resolve_paper(ctx, paper_ref)
-    js = judge_settings(
-        ctx,
-        model=model,
-        base_url=base_url,
-        leaves_per_call=leaves_per_call,
-        concurrency=concurrency,
-        cache_path=cache_path,
-    )
-    options = JudgeOptions(js, code_dev=code_dev)
+    ov = _overrides(model, base_url, leaves_per_call, concurrency, cache_path, protocol, allow_missing_paper)
+    js = judge_settings(ctx, **ov)
+    options = JudgeOptions(js, code_dev=code_dev, secrets=judge_secrets(app_settings(ctx)))
     if estimate:
         est, cached = estimate_executed(executed, paper, options)
-        data = {**est.to_dict(), "leaves_from_cache": cached, "leaves_per_call": js.leaves_per_call}
+        data = {**est.to_dict(), "protocol": js.protocol, "leaves_from_cache": cached}
         if as_json:
             echo_json(data)
             return
-        cost = (
-            f"${est.cost_usd:.2f}" if est.cost_usd is not None else "unknown (model not in the price table)"
-        )
         click.echo(
-            f"estimate for {paper.id} with {est.model}: {est.calls} calls for {est.leaves} leaves "
-            f"({cached} from the cache)"
+            f"estimate for {paper.id} ({js.protocol} protocol, {est.model}): {est.calls} calls for "
+            f"{est.leaves} leaves ({cached} from the cache)"
         )
+        cost = f"${est.cost_usd:.2f}" if est.cost_usd is not None else "unknown (model not priced)"
         click.echo(
             f"input tokens {est.input_tokens} (of which prefix-cached {est.cached_input_tokens}), "
             f"output tokens ~{est.output_tokens}; expected cost {cost}"
@@ -135,7 +163,7 @@ def judge_cmd(
     backend = judge_backend(ctx, js, dummy)  # a missing key fails here, before any work
     outcome = judge_executed(executed, paper, out_dir, options, backend, progress=_progress)
     if as_json:
-        echo_json(outcome.summary)
+        echo_json(outcome.summary.to_dict())
         return
     _print_outcome(outcome)
 
@@ -156,47 +184,23 @@ def _as_executed(path: Path, tmp: Path) -> Path:
     return root
 
 
-def _grade_and_score(
-    ctx: click.Context,
-    executed: Path,
-    paper: Paper,
-    gold: Path,
-    out_dir: Path,
-    js: JudgeSettings,
-    dummy: bool,
-) -> dict[str, Any]:
-    backend = judge_backend(ctx, js, dummy)
-    outcome = judge_executed(executed, paper, out_dir, JudgeOptions(js), backend, progress=_progress)
-    result = judge_eval(outcome.graded, load_graded(gold), source=str(outcome.grade_path))
-    return {
-        "leaves_per_call": js.leaves_per_call,
-        "out": str(out_dir),
-        "judge_eval": result.to_dict(),
-        "calls": outcome.summary["calls"],
-        "tokens": outcome.summary["tokens"],
-        "cost_usd": outcome.summary["cost_usd"],
-        "coverage": outcome.summary["coverage"],
-        "dummy": outcome.summary["dummy"],
-    }
-
-
 @click.command("judge-eval-run")
-@click.argument("submission", type=click.Path(exists=True, path_type=Path), metavar="SUBMISSION_OR_EXECUTED")
-@click.option("--paper", "paper_ref", required=True)
+@click.argument("submission", type=click.Path(exists=True, path_type=Path), metavar="EXECUTED")
+@click.option("--paper", "paper_ref", required=True, help="The paper (its paper.md and addenda).")
 @click.option(
     "--gold", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Human-graded tree."
 )
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--protocols",
+    default=None,
+    help="Comma-separated protocols to grade with and compare (default: judge.protocol).",
+)
 @click.option("--model", default=None)
 @click.option("--base-url", default=None)
+@_ALLOW
 @click.option("--leaves-per-call", type=click.IntRange(1, 64), default=None)
 @click.option("--concurrency", type=click.IntRange(1, 256), default=None)
-@click.option(
-    "--compare-grouped",
-    type=click.IntRange(2, 64),
-    default=None,
-    help="Grade twice, 1 leaf per call and N per call, and compare JudgeEval F1 and cost.",
-)
 @click.option("--cache", "cache_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--dummy", is_flag=True)
 @click.option("--json", "as_json", is_flag=True)
@@ -207,50 +211,60 @@ def judge_eval_run(
     paper_ref: str,
     gold: Path,
     out_dir: Path,
+    protocols: str | None,
     model: str | None,
     base_url: str | None,
+    allow_missing_paper: bool,
     leaves_per_call: int | None,
     concurrency: int | None,
-    compare_grouped: int | None,
     cache_path: Path | None,
     dummy: bool,
     as_json: bool,
 ) -> None:
-    """Grade a JudgeEval submission with a model and report F1 against the human GOLD tree."""
+    """Grade EXECUTED with the GOLD tree as the rubric (as PaperBench's JudgeEval runner does), with
+    each protocol, and print accuracy, F1 (overall and per category) and cost side by side."""
     paper = resolve_paper(ctx, paper_ref)
+    gold_tree = load_graded(gold)
+    rubric = parse_rubric(gold_tree.to_dict(), str(gold))
+    names = [p.strip() for p in (protocols or "").split(",") if p.strip()]
+    for name in names:
+        if name not in PROTOCOLS:
+            raise click.BadParameter(f"unknown protocol {name!r} (one of {', '.join(PROTOCOLS)})")
     runs: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="reprobot-judge-eval-") as tmp:
         executed = _as_executed(submission, Path(tmp))
-        variants = [leaves_per_call] if compare_grouped is None else [1, compare_grouped]
-        for lpc in variants:
-            js = judge_settings(
-                ctx,
-                model=model,
-                base_url=base_url,
-                leaves_per_call=lpc,
-                concurrency=concurrency,
-                cache_path=cache_path,
+        choices: list[str | None] = list(names) or [None]
+        for choice in choices:
+            ov = _overrides(
+                model, base_url, leaves_per_call, concurrency, cache_path, choice, allow_missing_paper
             )
-            target = out_dir if compare_grouped is None else out_dir / f"leaves-per-call-{js.leaves_per_call}"
-            runs.append(_grade_and_score(ctx, executed, paper, gold, target, js, dummy))
+            js = judge_settings(ctx, **ov)
+            target = out_dir / js.protocol if len(names) > 1 else out_dir
+            options = JudgeOptions(js, rubric=rubric, secrets=judge_secrets(app_settings(ctx)))
+            outcome = judge_executed(
+                executed, paper, target, options, judge_backend(ctx, js, dummy), _progress
+            )
+            result = judge_eval(outcome.graded, gold_tree, source=str(outcome.grade_path))
+            runs.append({"out": str(target), "judge_eval": result.to_dict(), **outcome.summary.to_dict()})
     if as_json:
-        echo_json(runs if compare_grouped is not None else runs[0])
+        echo_json(runs if len(names) > 1 else runs[0])
         return
-    if dummy:
-        click.echo("[dummy judge] placeholder verdicts: these figures say nothing about a model")
+    for caveat in dict.fromkeys(c for run in runs for c in run["caveats"]):
+        click.echo(f"CAVEAT: {caveat}")
     for run in runs:
         o = run["judge_eval"]["overall"]
-        cost = f"${run['cost_usd']:.4f}" if run["cost_usd"] is not None else "cost unknown"
         click.echo(
-            f"leaves/call {run['leaves_per_call']:>2}: F1 {o['f1']:.3f}  acc {o['accuracy']:.3f}  "
-            f"P {o['precision']:.3f}  R {o['recall']:.3f}  n={o['num_samples']}  calls {run['calls']}  "
-            f"input tokens {run['tokens']['input']}  {cost}  ({run['out']})"
+            f"{run['protocol']:<10}  acc {o['accuracy']:.3f}  F1 {o['f1']:.3f}  P {o['precision']:.3f}  "
+            f"R {o['recall']:.3f}  n={o['num_samples']}  calls {run['calls']}  "
+            f"input tokens {run['tokens']['input']} (cached {run['tokens']['cached_input']})  "
+            f"{_cost(run['cost_usd'])}  coverage {100 * run['coverage']:.1f}%  ({run['out']})"
         )
         for cat, m in run["judge_eval"]["by_category"].items():
-            click.echo(f"    {cat:<18} F1 {m['f1']:.3f}  acc {m['accuracy']:.3f}  n={m['num_samples']}")
-    if compare_grouped is not None:
-        d = runs[1]["judge_eval"]["overall"]["f1"] - runs[0]["judge_eval"]["overall"]["f1"]
-        click.echo(f"grouped ({compare_grouped}/call) minus single: F1 {d:+.3f}")
+            click.echo(f"    {cat:<18} acc {m['accuracy']:.3f}  F1 {m['f1']:.3f}  n={m['num_samples']}")
+        ev = run["judge_eval"]
+        for side in ("missing_in_gold", "missing_in_prediction"):
+            if ev[side]:
+                click.echo(f"    {len(ev[side])} leaves {side.replace('_', ' ')}")
     sys.stdout.flush()
 
 

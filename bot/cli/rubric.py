@@ -56,11 +56,13 @@ def rubric_show(ctx: click.Context, ref: str, depth: int, as_json: bool) -> None
     click.echo(outline_text(root, title, depth=depth))
 
 
-@click.command("papers")
+@click.group("papers", invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable list.")
 @click.pass_context
 def papers(ctx: click.Context, as_json: bool) -> None:
-    """List the papers of the configured papers folder."""
+    """List the papers of the configured papers folder (gradable = paper.md present)."""
+    if ctx.invoked_subcommand is not None:
+        return
     reg = registry(ctx)
     rows: list[dict[str, Any]] = []
     for paper in reg:
@@ -72,6 +74,7 @@ def papers(ctx: click.Context, as_json: bool) -> None:
                 "leaves": sum(1 for _ in root.leaves()),
                 "blacklisted": len(paper.blacklist),
                 "paper_md": paper.paper_md is not None,
+                "gradable": bool(paper.paper_md and paper.paper_md.strip()),
                 "addendum": paper.addendum is not None,
             }
         )
@@ -83,9 +86,28 @@ def papers(ctx: click.Context, as_json: bool) -> None:
         return
     width = max(len(r["id"]) for r in rows)
     for r in rows:
-        extras = "".join([" +paper.md" if r["paper_md"] else "", " +addendum" if r["addendum"] else ""])
-        click.echo(f"{r['id']:<{width}}  {r['leaves']:>4} leaves  {r['title']}{extras}")
+        extras = " +addendum" if r["addendum"] else ""
+        gradable = "gradable yes" if r["gradable"] else "gradable no (no paper.md)"
+        click.echo(f"{r['id']:<{width}}  {r['leaves']:>4} leaves  {gradable:<25}  {r['title']}{extras}")
     click.echo(f"{len(rows)} papers in {reg.rubrics_dir}")
+
+
+@papers.command("import")
+@click.argument("data_dir", type=click.Path(path_type=Path), metavar="PAPERBENCH_DATA_DIR")
+@click.argument("ids", nargs=-1)
+@click.pass_context
+def papers_import(ctx: click.Context, data_dir: Path, ids: tuple[str, ...]) -> None:
+    """Copy papers (rubric, paper.md, addenda, blacklist, config, assets) from a PaperBench data
+    folder into the configured papers folder; all of them when no ID is given."""
+    from judge.paper_import import import_papers
+
+    reg = registry(ctx)
+    done = import_papers(data_dir, reg.rubrics_dir, reg.blacklists_dir, ids)
+    for p in done:
+        click.echo(f"{p.id}: {', '.join(p.files)} -> {p.folder} (gradable {'yes' if p.gradable else 'no'})")
+        for why in p.skipped:
+            click.echo(f"  skipped {why}")
+    click.echo(f"imported {len(done)} papers")
 
 
 COMMANDS: list[click.Command] = [rubric_group, papers]

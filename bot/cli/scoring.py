@@ -69,7 +69,11 @@ def judge_eval_cmd(pred: Path, gold: Path, as_json: bool) -> None:
     for category, metrics in data["by_category"].items():
         click.echo(f"  {category:<18}{_fmt(metrics)}")
     if result.num_skipped:
-        click.echo(f"skipped {result.num_skipped} leaves below nodes the prediction marks invalid")
+        click.echo(f"skipped {result.num_skipped} leaves the prediction marks invalid (or below such nodes)")
+    for side, ids in (("gold", result.missing_in_gold), ("prediction", result.missing_in_prediction)):
+        if ids:
+            shown = ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
+            click.echo(f"{len(ids)} leaves missing in the {side}: {shown}")
 
 
 COMMANDS: list[click.Command] = [score, judge_eval_cmd]

@@ -18,6 +18,7 @@ from bot.results import BLACKLIST, GRADE, JUDGE_SUMMARY, RUN_METADATA, SUBMISSIO
 from judge.errors import JudgeError
 from judge.graded import GradedNode, ScoreSummary, aggregate, leaf_shares, load_graded, summarize
 from judge.rubric import CODE_DEVELOPMENT
+from judge.summary import GradeSummary
 from runner.errors import RunnerError
 from runner.metadata import RunMetadata
 
@@ -44,7 +45,7 @@ def verdict_of(node: GradedNode) -> Verdict:
 @dataclass(frozen=True, slots=True)
 class JudgeInfo:
     model: str | None
-    dummy: bool
+    caveats: tuple[str, ...]  # printed by every output (dummy judge, graded without the paper)
     cost_usd: float | None
     tokens: Mapping[str, int]
     mode: str | None
@@ -143,7 +144,7 @@ def _judge_info(d: Mapping[str, Any]) -> JudgeInfo:
     )
     return JudgeInfo(
         model=_opt_str(d.get("model")),
-        dummy=d.get("dummy") is True,
+        caveats=GradeSummary.from_dict(d).caveats,
         cost_usd=_num(d.get("cost_usd")),
         tokens=tokens,
         mode=_opt_str(d.get("mode")),
@@ -214,9 +215,7 @@ def load_context(result_dir: Path) -> ReportContext:
 
     judge = _judge_info(raw_judge) if raw_judge is not None else None
     blacklist = _blacklist_info(raw_blacklist) if raw_blacklist is not None else None
-    submission = (
-        SubmissionRecord.from_dict(raw_submission) if raw_submission is not None else None
-    )
+    submission = SubmissionRecord.from_dict(raw_submission) if raw_submission is not None else None
 
     mode_raw = (judge.mode if judge else None) or (submission.mode if submission else None)
     mode_known = mode_raw in ("full", "code-dev")

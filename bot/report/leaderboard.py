@@ -20,6 +20,7 @@ from markupsafe import Markup
 
 from bot.report.escaping import md_inline
 from bot.report.templating import html_env, markdown_env
+from judge.summary import GradeSummary
 
 MODES = ("full", "code-dev")
 MODE_LABEL = {"full": "Full rubric", "code-dev": "Code-Dev"}
@@ -39,7 +40,7 @@ class Entry:
     url: str | None
     pr_number: int | None
     head_sha: str | None
-    dummy: bool
+    caveats: tuple[str, ...]  # the grade's caveats (dummy judge, no paper): marked in every format
     folder: str
 
 
@@ -116,9 +117,9 @@ def scan(
         if score is None or not isinstance(paper, str) or not isinstance(submitter, str) or not submitter:
             skipped.append(f"{rel}: missing score, paper_id or submitter")
             continue
-        dummy = summary.get("dummy") is True
-        if dummy and not include_dummy:
-            skipped.append(f"{rel}: dummy judge")
+        caveats = GradeSummary.from_dict(summary).caveats
+        if caveats and not include_dummy:
+            skipped.append(f"{rel}: {'; '.join(caveats)}")
             continue
         mode = summary.get("mode") or sub.get("mode") or "full"
         pr = sub.get("pr_number")
@@ -134,7 +135,7 @@ def scan(
                 url=sub.get("url") if isinstance(sub.get("url"), str) else None,
                 pr_number=pr if isinstance(pr, int) and not isinstance(pr, bool) else None,
                 head_sha=sub.get("head_sha") if isinstance(sub.get("head_sha"), str) else None,
-                dummy=dummy,
+                caveats=caveats,
                 folder=rel,
             )
         )

@@ -153,7 +153,7 @@ def build_view(
             "Code-Dev (Code Development requirements only)" if ctx.mode == "code-dev" else "full rubric"
         )
         + ("" if ctx.mode_known else " (inferred: no mode recorded)"),
-        "dummy": bool(judge and judge.dummy),
+        "caveats": list(judge.caveats) if judge else [],
         "infra_error": (
             md_inline(ctx.run.error or "unknown error", 300)
             if ctx.run is not None and ctx.run.status == "infra_error"
@@ -205,7 +205,7 @@ def build_view(
         if judge is None
         else {
             "model_text": md_code(judge.model, 100) if judge.model else "model unknown",
-            "dummy": judge.dummy,
+            "caveats": list(judge.caveats),
             "cost": formatting.usd(judge.cost_usd),
             "tokens": token_text,
             "prompt_version": judge.prompt_version,
@@ -296,8 +296,8 @@ def check_title(ctx: ReportContext) -> str:
     title = f"Score {formatting.pct(s.score)} · coverage {formatting.pct(s.coverage)} · " + (
         "Code-Dev" if ctx.mode == "code-dev" else "full rubric"
     )
-    if ctx.judge and ctx.judge.dummy:
-        title = "DUMMY JUDGE (not a real grade) · " + title
+    if ctx.judge and ctx.judge.caveats:
+        title = "CAVEAT: " + "; ".join(ctx.judge.caveats) + " · " + title
     if ctx.run is not None and ctx.run.status == "infra_error":
         title += " · infrastructure error"
     return clip(title.replace("\n", " "), CHECK_TITLE_LIMIT)

@@ -21,15 +21,11 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 def _docker_ready() -> bool:
     if shutil.which("docker") is None:
         return False
-    ok = subprocess.run(
-        ["docker", "image", "inspect", DEFAULT_IMAGE], capture_output=True, check=False
-    )
+    ok = subprocess.run(["docker", "image", "inspect", DEFAULT_IMAGE], capture_output=True, check=False)
     return ok.returncode == 0
 
 
-@pytest.mark.skipif(
-    not _docker_ready(), reason=f"needs a Docker engine with {DEFAULT_IMAGE} (make setup)"
-)
+@pytest.mark.skipif(not _docker_ready(), reason=f"needs a Docker engine with {DEFAULT_IMAGE} (make setup)")
 def test_demo_grades_good_above_weak(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "GRADER_OPENAI_API_KEY")}
     env["REPROBOT_DEMO_DIR"] = str(tmp_path / "demo")
@@ -53,7 +49,7 @@ def test_demo_grades_good_above_weak(tmp_path: Path) -> None:
         ).stdout  # fmt: skip
         match = re.search(r"Score (\d+(?:\.\d+)?)%", log)
         assert match, log
-        assert "DUMMY JUDGE" in log  # no key here: the output must say so
+        assert "CAVEAT: dummy judge" in log  # no key here: the output must say so
         scores[kind] = float(match.group(1))
     assert scores["weak"] < scores["good"]
     reports = list((tmp_path / "demo" / "results").rglob("report.html"))

@@ -40,6 +40,8 @@ def fast_settings(server: OpenAIStandIn, **kw: object) -> JudgeSettings:
         "timeout_s": 5.0,
         "max_retries": 3,
         "concurrency": 4,
+        "protocol": "reprobot",  # these tests exercise the call machinery one leaf per call
+        "leaves_per_call": 1,
     }
     base.update(kw)
     return JudgeSettings(**base)  # type: ignore[arg-type]

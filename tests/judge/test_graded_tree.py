@@ -82,7 +82,8 @@ def test_weighted_mean_zero_weights_and_invalid_leaves() -> None:
     assert a.score == pytest.approx(0.75)
     assert z.score == 0.0
     assert i.score == pytest.approx(0.5)  # the invalid leaf counts 0 even though it says 1
-    assert not i.valid_score and a.valid_score
+    # internal nodes are written valid (as PaperBench's judge does): the loss shows in coverage
+    assert i.valid_score and a.valid_score and coverage(i) == pytest.approx(0.5)
     assert root.score == pytest.approx((2 * 0.75 + 0 + 0.5) / 4)
     # coverage: a and z fully graded; half of i invalid -> (2*1 + 1*1 + 1*0.5) / 4
     assert coverage(root) == pytest.approx(3.5 / 4)
@@ -128,7 +129,7 @@ def test_grade_tree_from_rubric_and_code_dev_variant() -> None:
     [
         ({"score": None}, "leaf without 'score'"),
         ({"score": 7}, "[0, 1]"),
-        ({"score": "1"}, "[0, 1]"),
+        ({"score": "1.5"}, "[0, 1]"),
         ({"valid_score": "yes"}, "'valid_score' must be true or false"),
         ({"judge_metadata": [1]}, "'judge_metadata'"),
     ],

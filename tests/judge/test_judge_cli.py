@@ -10,8 +10,9 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from bot.cli import main
-from judge.graded import LeafGrade, dump_graded, grade_tree
+from judge.graded import LeafGrade, grade_tree
 from judge.papers import Paper
+from judge.summary import DUMMY_CAVEAT
 from tests.standins.openai_server import OpenAIStandIn
 
 NO_KEY = {"GRADER_OPENAI_API_KEY": "", "OPENAI_API_KEY": "", "REPROBOT_CONFIG": ""}
@@ -33,9 +34,10 @@ def test_judge_dummy_writes_the_three_files(executed: Path, paper: Paper, tmp_pa
     ]
     result = CliRunner().invoke(main, args, env=NO_KEY)
     assert result.exit_code == 0, result.output
-    assert "[dummy judge]" in result.output
+    assert "CAVEAT: dummy judge" in result.output
     float(result.output.strip().splitlines()[-1])
-    assert json.loads((out / "judge_summary.json").read_text())["dummy"] is True
+    summary = json.loads((out / "judge_summary.json").read_text())
+    assert summary["caveats"] == [DUMMY_CAVEAT] and "dummy" not in summary
     assert (out / "grade.json").is_file() and (out / "judge_calls.jsonl").is_file()
 
 
@@ -72,7 +74,8 @@ def test_estimate_sends_nothing(executed: Path, paper: Paper, tmp_path: Path) ->
         assert srv.calls == 0
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["calls"] == 4 and data["input_tokens"] > 0 and data["cost_usd"] > 0
+    # the paperbench protocol (the default): rank, grade and parse for each of the 4 leaves
+    assert data["calls"] == 12 and data["input_tokens"] > 0 and data["cost_usd"] > 0
 
 
 def test_judge_against_endpoint_then_from_cache(executed: Path, paper: Paper, tmp_path: Path) -> None:
@@ -95,41 +98,41 @@ def test_judge_against_endpoint_then_from_cache(executed: Path, paper: Paper, tm
         assert first.exit_code == 0, first.output
         second = CliRunner().invoke(main, [*base, "--out", str(tmp_path / "b")], env=KEY)
         assert second.exit_code == 0, second.output
-        assert srv.calls == 4 and srv.validation_errors == []
+        assert srv.calls == 12 and srv.validation_errors == []  # three calls a leaf, once
     assert "calls 0 (leaves from cache 4)" in second.output
 
 
-def test_judge_eval_run_compares_grouped(executed: Path, paper: Paper, tmp_path: Path) -> None:
+def test_judge_eval_run_grades_the_gold_tree_with_both_protocols(
+    executed: Path, paper: Paper, tmp_path: Path
+) -> None:
+    """The gold tree is the rubric: a gold leaf the paper's rubric lacks is graded too."""
+    gold_raw = grade_tree(
+        paper.rubric, lambda leaf: LeafGrade(0.0 if leaf.id == "impl-batch" else 1.0, True, "")
+    ).to_dict()
+    extra = dict(gold_raw["sub_tasks"][0]["sub_tasks"][0], id="gold-only", score=1.0, judge_metadata="")
+    gold_raw["sub_tasks"][0]["sub_tasks"].append(extra)
+    gold_raw["sub_tasks"][0]["valid_score"] = 1.0  # loosely typed, as real gold trees are
     gold = tmp_path / "gold.json"
-    dump_graded(
-        grade_tree(paper.rubric, lambda leaf: LeafGrade(0.0 if leaf.id == "impl-batch" else 1.0, True, "")),
-        gold,
-    )
+    gold.write_text(json.dumps(gold_raw))
     with OpenAIStandIn(verdict=lambda i: 1) as srv:
-        result = CliRunner().invoke(
-            main,
-            [
-                "judge-eval-run",
-                str(executed),
-                "--paper",
-                str(paper.folder),
-                "--gold",
-                str(gold),
-                "--out",
-                str(tmp_path / "ev"),
-                "--base-url",
-                srv.base_url,
-                "--compare-grouped",
-                "4",
-                "--json",
-                "--cache",
-                str(tmp_path / "c.sqlite"),
-            ],
-            env={**KEY, "REPROBOT_CONFIG": ""},
-        )
+        args = [
+            "judge-eval-run", str(executed), "--paper", str(paper.folder), "--gold", str(gold),
+            "--out", str(tmp_path / "ev"), "--base-url", srv.base_url,
+            "--protocols", "paperbench,reprobot", "--cache", str(tmp_path / "c.sqlite"),
+        ]  # fmt: skip
+        result = CliRunner().invoke(main, [*args, "--json"], env=KEY)
+        text = CliRunner().invoke(main, args, env=KEY)
         assert srv.validation_errors == []
     assert result.exit_code == 0, result.output
     runs = json.loads(result.stdout)
-    assert [r["leaves_per_call"] for r in runs] == [1, 4]
-    assert runs[0]["judge_eval"]["overall"]["accuracy"] == 0.75
-    assert runs[1]["calls"] < runs[0]["calls"]
+    assert [r["protocol"] for r in runs] == ["paperbench", "reprobot"]
+    for run in runs:
+        ev = run["judge_eval"]
+        assert ev["overall"]["num_samples"] == 5 and ev["missing_in_gold"] == []
+        assert ev["overall"]["accuracy"] == 0.8  # the stand-in passes everything; gold fails one
+        assert set(ev["by_category"]) == {"Code Development", "Code Execution", "Result Analysis"}
+    assert runs[0]["calls"] == 15 and runs[1]["calls"] < runs[0]["calls"]
+    assert text.exit_code == 0, text.output
+    lines = text.output.splitlines()
+    assert any(x.startswith("paperbench") and "F1" in x and "$" in x for x in lines)
+    assert any(x.startswith("reprobot") and "F1" in x for x in lines)

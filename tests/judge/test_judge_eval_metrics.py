@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from judge.errors import RubricError
 from judge.graded import parse_graded
 from judge.judge_eval import binary_metrics, judge_eval
 
@@ -100,7 +99,7 @@ def test_zero_division_gives_zero_not_an_error() -> None:
     assert binary_metrics([], []).num_samples == 0
 
 
-def test_unknown_leaf_is_named() -> None:
+def test_leaves_missing_on_either_side_are_reported() -> None:
     gold = parse_graded(json.loads(GOLD[0].read_text()))
     pred = parse_graded(
         {
@@ -120,5 +119,7 @@ def test_unknown_leaf_is_named() -> None:
             ],
         }
     )
-    with pytest.raises(RubricError, match="'ghost'"):
-        judge_eval(pred, gold)
+    result = judge_eval(pred, gold)  # reported, not fatal
+    assert result.missing_in_gold == ("ghost",)
+    assert len(result.missing_in_prediction) == sum(1 for _ in gold.leaves()) > 0
+    assert result.overall.num_samples == 0

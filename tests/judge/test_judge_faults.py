@@ -15,6 +15,7 @@ from judge.config import JudgeSettings
 from judge.grader import ExecutionInfraError, JudgeOptions, judge_executed
 from judge.llm import DUMMY_PREFIX, DummyBackend, JudgeConfigError, OpenAIBackend, make_backend
 from judge.papers import Paper
+from judge.summary import DUMMY_CAVEAT
 from tests.judge.conftest import backend_for, fast_settings
 from tests.judge.fixtures import make_executed
 from tests.standins.openai_server import Fault, OpenAIStandIn
@@ -32,8 +33,8 @@ def test_all_leaves_graded_and_requests_match_the_spec(
 ) -> None:
     out = grade(executed, paper, tmp_path / "out", server)
     assert server.calls == 4 and all(r.structured for r in server.received)
-    assert out.summary["coverage"] == 1.0 and out.summary["score"] == 1.0
-    assert out.summary["tokens"]["input"] > 0 and out.summary["tokens"]["reasoning"] == 200
+    assert out.summary.coverage == 1.0 and out.summary.score == 1.0
+    assert out.summary.tokens.input > 0 and out.summary.tokens.reasoning == 200
     saved = json.loads((tmp_path / "out" / "grade.json").read_text())
     leaf = saved["sub_tasks"][0]["sub_tasks"][0]
     assert leaf["valid_score"] is True and leaf["judge_metadata"]["model"] == "gpt-4o-mini"
@@ -43,7 +44,9 @@ def test_all_leaves_graded_and_requests_match_the_spec(
         "paper_id",
         "mode",
         "model",
-        "dummy",
+        "models",
+        "protocol",
+        "caveats",
         "score",
         "coverage",
         "by_category",
@@ -73,7 +76,7 @@ def test_429_retry_after_is_honoured(
     t0 = time.monotonic()
     out = grade(executed, paper, tmp_path / "out", server)
     assert time.monotonic() - t0 >= 1.0
-    assert out.summary["invalid"] == 0 and server.calls == 5
+    assert out.summary.invalid == 0 and server.calls == 5
     assert out.graded.find("impl-batch").judge_metadata["attempts"] == 2  # type: ignore[union-attr]
 
 
@@ -82,7 +85,7 @@ def test_500_and_broken_body_are_retried(
 ) -> None:
     server.leaf_faults["impl-loss"] = [Fault("server_error"), Fault("bad_body")]
     out = grade(executed, paper, tmp_path / "out", server)
-    assert out.summary["invalid"] == 0 and server.calls == 6
+    assert out.summary.invalid == 0 and server.calls == 6
 
 
 def test_a_hang_past_the_timeout_is_retried(
@@ -90,7 +93,7 @@ def test_a_hang_past_the_timeout_is_retried(
 ) -> None:
     server.leaf_faults["run-train"] = [Fault("hang", seconds=2.0)]
     out = grade(executed, paper, tmp_path / "out", server, timeout_s=0.5)
-    assert out.summary["invalid"] == 0
+    assert out.summary.invalid == 0
     calls = [json.loads(x) for x in (tmp_path / "out" / "judge_calls.jsonl").read_text().splitlines()]
     assert any("timed out" in (c["error"] or "") for c in calls)
 
@@ -103,7 +106,7 @@ def test_leaf_that_keeps_failing_is_invalid_with_reason(
     leaf = out.graded.find("impl-batch")
     assert leaf is not None and leaf.valid_score is False and leaf.score == 0
     assert "server error 500" in leaf.explanation and "gave up after 3 attempts" in leaf.explanation
-    assert out.summary["invalid"] == 1 and out.summary["coverage"] < 1.0
+    assert out.summary.invalid == 1 and out.summary.coverage < 1.0
 
 
 @pytest.mark.parametrize("fault", [Fault("malformed"), Fault("score", score=7)])
@@ -112,7 +115,7 @@ def test_unusable_verdict_is_asked_once_more(
 ) -> None:
     server.leaf_faults["impl-loss"] = [fault]
     out = grade(executed, paper, tmp_path / "out", server)
-    assert out.summary["invalid"] == 0 and server.calls == 5
+    assert out.summary.invalid == 0 and server.calls == 5
     retry = [r for r in server.received if r.leaf_ids == ["impl-loss"]]
     assert len(retry) == 2
 
@@ -131,7 +134,7 @@ def test_unusable_twice_is_invalid(
 def test_endpoint_without_structured_output(executed: Path, paper: Paper, tmp_path: Path) -> None:
     with OpenAIStandIn(structured_output=False) as srv:
         out = grade(executed, paper, tmp_path / "out", srv, concurrency=1)
-    assert out.summary["invalid"] == 0 and out.summary["score"] == 1.0
+    assert out.summary.invalid == 0 and out.summary.score == 1.0
     assert [r.answered for r in srv.received].count("rejected_format") == 1
     assert srv.validation_errors == []
 
@@ -170,14 +173,15 @@ def test_budget_exhausted_leaves_are_invalid_not_zero(
 
 
 def test_dummy_judge_says_so_everywhere(executed: Path, paper: Paper, tmp_path: Path) -> None:
-    a = judge_executed(executed, paper, tmp_path / "a", JudgeOptions(), DummyBackend(seed=3))
-    b = judge_executed(executed, paper, tmp_path / "b", JudgeOptions(), DummyBackend(seed=3))
-    assert a.summary["dummy"] is True and a.summary["cost_usd"] == 0.0
+    a = judge_executed(executed, paper, tmp_path / "a", JudgeOptions(), DummyBackend())
+    b = judge_executed(executed, paper, tmp_path / "b", JudgeOptions(), DummyBackend())
+    assert a.summary.caveats == (DUMMY_CAVEAT,) and a.summary.cost_usd == 0.0
     assert [x.score for x in a.graded.leaves()] == [x.score for x in b.graded.leaves()]
-    assert all(leaf.explanation.startswith(DUMMY_PREFIX) for leaf in a.graded.leaves())
-    assert json.loads((tmp_path / "a" / "judge_summary.json").read_text())["dummy"] is True
+    graded = [x for x in a.graded.leaves() if not x.judge_metadata or not x.judge_metadata["no_call"]]
+    assert graded and all(DUMMY_PREFIX in leaf.explanation for leaf in graded)
+    assert json.loads((tmp_path / "a" / "judge_summary.json").read_text())["caveats"] == [DUMMY_CAVEAT]
 
 
 def test_openai_backend_is_constructed_from_settings_only() -> None:
     backend = OpenAIBackend.from_settings(JudgeSettings(model="o3-mini"), "sk-x")
-    assert backend.model == "o3-mini" and backend.dummy is False
+    assert backend.model == "o3-mini" and backend.caveat is None and backend.secrets == ("sk-x",)

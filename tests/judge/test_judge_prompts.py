@@ -1,6 +1,7 @@
-"""What each leaf's grader sees: its ancestors, its category question, the right evidence (Result
-Analysis only run outputs), untrusted text fenced and cleaned; everything shared by the leaves of
-a submission is a byte-identical prefix, and the leaf-specific part comes last."""
+"""What each leaf's grader sees under the reprobot protocol: its preceding criteria, its category
+question, the right evidence (Result Analysis: docs and run-touched tables, never code), untrusted
+text fenced and cleaned; everything shared by the leaves of a submission is a byte-identical
+prefix, and the leaf-specific part comes last."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from tests.judge.fixtures import TOY_FILES, make_executed, make_paper
 
 
 def plan_items(executed: Path, paper: Paper, **kw: object) -> dict[str, WorkItem]:
-    plan = build_plan(load_executed(executed), paper, paper.rubric, JudgeSettings(**kw))  # type: ignore[arg-type]
+    """The reprobot protocol's items, one leaf per call unless told otherwise."""
+    settings = {"protocol": "reprobot", "leaves_per_call": 1, **kw}
+    plan = build_plan(load_executed(executed), paper, paper.rubric, JudgeSettings(**settings))  # type: ignore[arg-type]
     return {item.leaf_ids[0]: item for item in plan.items}
 
 
@@ -119,7 +122,8 @@ def test_binary_and_symlinked_files_are_not_read(paper: Paper, tmp_path: Path) -
 
 
 def test_grouped_mode_groups_consecutive_same_category_leaves(executed: Path, paper: Paper) -> None:
-    plan = build_plan(load_executed(executed), paper, paper.rubric, JudgeSettings(leaves_per_call=8))
+    settings = JudgeSettings(protocol="reprobot", leaves_per_call=8)
+    plan = build_plan(load_executed(executed), paper, paper.rubric, settings)
     assert [item.leaf_ids for item in plan.items] == [
         ("impl-loss", "impl-batch"),
         ("run-train",),

@@ -55,12 +55,12 @@ def test_resume_after_kill_sends_only_remaining_calls(server: OpenAIStandIn, tmp
     assert 8 <= kept <= first_calls < 20
     out = judge_executed(ex, paper, tmp_path / "out", options, backend_for(settings))
     assert server.calls - first_calls == 20 - kept
-    assert out.summary["cached_leaves"] == kept and out.summary["coverage"] == 1.0
+    assert out.summary.cached_leaves == kept and out.summary.coverage == 1.0
     # an unchanged submission costs nothing the third time
     again = judge_executed(ex, paper, tmp_path / "out3", options, backend_for(settings))
     assert server.calls - first_calls == 20 - kept
-    assert again.summary["calls"] == 0 and again.summary["cached_leaves"] == 20
-    assert again.summary["tokens"]["input"] == 0
+    assert again.summary.calls == 0 and again.summary.cached_leaves == 20
+    assert again.summary.tokens.input == 0
 
 
 def test_changed_evidence_is_graded_again(server: OpenAIStandIn, paper: Paper, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from report_fixtures import JUDGE_SUMMARY, METADATA, synthetic_tree
 
 from bot.cli import main
 from bot.report import HistoryEntry, ReportError, load_context, render_check_output, render_pr_comment
+from judge.summary import DUMMY_CAVEAT, NO_PAPER_CAVEAT
 
 TREE = synthetic_tree(sections=2, subsections=2, leaves=4)
 
@@ -59,12 +60,21 @@ def test_broken_optional_file_is_a_problem_not_a_crash(result_dir: Any) -> None:
     assert "metadata.json is unreadable" in render_pr_comment(folder)
 
 
-def test_dummy_judge_is_loud(result_dir: Any) -> None:
-    folder = result_dir(TREE, summary=dict(JUDGE_SUMMARY, dummy=True))
+@pytest.mark.parametrize(
+    "extra,needle",
+    [
+        ({"dummy": True}, "dummy judge"),  # a summary written before caveats still loads as one
+        ({"caveats": [DUMMY_CAVEAT]}, "dummy judge"),
+        ({"caveats": [NO_PAPER_CAVEAT]}, "WITHOUT the paper"),
+    ],
+)
+def test_caveats_are_loud(result_dir: Any, extra: dict[str, Any], needle: str) -> None:
+    folder = result_dir(TREE, summary=dict(JUDGE_SUMMARY, **extra))
     c = render_pr_comment(folder)
-    assert "DUMMY JUDGE" in c.splitlines()[1]
-    assert "[!CAUTION]" in c and "not real" in c
-    assert render_check_output(folder).title.startswith("DUMMY JUDGE")
+    assert "CAVEAT" in c.splitlines()[1] and needle in c.splitlines()[1]
+    assert "[!CAUTION]" in c and "Do not compare" in c
+    title = render_check_output(folder).title
+    assert title.startswith("CAVEAT") and needle in title
 
 
 def test_score_is_recomputed_not_trusted(result_dir: Any) -> None:

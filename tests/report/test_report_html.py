@@ -19,9 +19,10 @@ def test_self_contained_whole_tree(result_dir: Any) -> None:
     ctx = load_context(folder)
     assert html.count('class="node leaf"') == ctx.summary.leaves
     assert html.count("src/model.py") >= ctx.summary.leaves - ctx.summary.invalid
-    assert "dummy-banner" not in html
+    assert "caveat-banner" not in html
 
 
 def test_dummy_banner(result_dir: Any) -> None:
     folder = result_dir(synthetic_tree(1, 1, 2), summary=dict(JUDGE_SUMMARY, dummy=True))
-    assert "dummy-banner" in write_html_report(folder).read_text(encoding="utf-8")
+    html = write_html_report(folder).read_text(encoding="utf-8")
+    assert "caveat-banner" in html and "dummy judge" in html

@@ -102,3 +102,11 @@ def test_cli(tmp_path: Path) -> None:
     assert r.exit_code == 0 and "dave" in out.read_text()
     r = runner.invoke(main, ["leaderboard", "--results", str(tmp_path / "nope")])
     assert r.exit_code == 2
+
+
+def test_rows_with_caveats_are_marked_in_every_format(tmp_path: Path) -> None:
+    lb = build_leaderboard(_results(tmp_path), include_dummy=True)
+    dave = next(s for s in lb.boards["full"][0].standings if s.submitter == "dave")
+    assert dave.best.caveats and "dummy judge" in dave.best.caveats[0]
+    assert "⚠️ dummy judge" in render_markdown(lb).replace("\\", "")
+    assert 'class="caveat"' in render_html(lb) and "dummy judge" in render_html(lb)

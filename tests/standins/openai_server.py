@@ -12,13 +12,20 @@ scripted verdicts and faults:
 * ``Fault("malformed")``: a reply whose content is not JSON
 * ``Fault("score", score=7)``: a reply with an out-of-range score
 * ``Fault("bad_body")``: HTTP 200 whose body is not JSON at all
+* ``Fault("echo_key")``: 400 whose error message repeats the request's API key (a leaky proxy)
+* ``Fault("echo_key_answer")``: an answer whose text repeats the API key
 
 Faults are queued globally (``server.faults``, consumed in arrival order) or per leaf
 (``server.leaf_faults[leaf_id]``, consumed by the first request that grades that leaf).
 ``structured_output=False`` plays an endpoint that rejects ``response_format`` with a 400, as
 vLLM/Ollama builds without guided decoding do, and then answers in prose around the JSON.
 The server emulates OpenAI's prompt cache in ``usage.prompt_tokens_details.cached_tokens``
-(prefixes of 1,024+ tokens seen before, in 128-token steps), with tokens counted as chars/4.
+(prefixes of 1,024+ tokens seen before, in 128-token steps), with real token counts (o200k_base).
+It answers both judge protocols: reprobot's JSON verdicts (leaf ids from "one entry for each of:"),
+and the paperbench protocol's three calls, told apart as an endpoint would have to, by content: a
+ranking request (ends asking for paths) gets the first paths of the fenced tree it shows; a grading
+request (carries "(criterion id: ...)" and the answer format) gets Expectations/Reality/Score text;
+a request with the ``parsed_grade`` json_schema gets the grading answer's score as JSON.
 """
 
 from __future__ import annotations
@@ -38,11 +45,13 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from judge.tokens import estimate_tokens, flatten_messages, prefix_reuse
+from judge.tokens import encode, estimate_tokens, flatten_messages, prefix_reuse_ids
 
 SPEC_PATH = Path("/work/shared/fixtures/openai/chat-completions-openapi-subset.json")
 SPEC_URI = "urn:reprobot:openai-chat-completions-subset"
 _IDS_RE = re.compile(r"one entry for each of: (.*)\.\s*$", re.DOTALL)
+_CRITERION_RE = re.compile(r'\(criterion id: ("(?:[^"\\]|\\.)*")\)')
+_SCORE_RE = re.compile(r"Score:\s*(\S+)")
 
 
 def spec_validator(component: str) -> Draft202012Validator:
@@ -54,7 +63,7 @@ def spec_validator(component: str) -> Draft202012Validator:
 
 @dataclass
 class Fault:
-    kind: str  # rate_limit | server_error | hang | malformed | score | bad_body
+    kind: str  # rate_limit | server_error | hang | malformed | score | bad_body | echo_key | echo_key_answer
     retry_after: float = 1.0
     seconds: float = 3.0
     score: Any = 7
@@ -68,6 +77,7 @@ class Received:
     chars: int
     answered: str  # ok | fault kind | rejected_format | invalid_request
     body: dict[str, Any] | None = None
+    kind: str = "grades"  # grades | rank | grade_text | parse
 
 
 def _shortened(value: Any) -> Any:
@@ -93,7 +103,40 @@ def leaf_ids_of(messages: list[dict[str, Any]]) -> list[str]:
                     return [str(x) for x in json.loads("[" + match.group(1) + "]")]
                 except ValueError:
                     return []
+            crit = _CRITERION_RE.search(content)
+            if crit:
+                return [str(json.loads(crit.group(1)))]
     return []
+
+
+def kind_of(body: dict[str, Any]) -> str:
+    """grades | rank | grade_text | parse, from what the request carries."""
+    fmt = body.get("response_format")
+    if isinstance(fmt, dict) and (fmt.get("json_schema") or {}).get("name") == "parsed_grade":
+        return "parse"
+    messages = body.get("messages") or []
+    last = messages[-1].get("content") if messages and isinstance(messages[-1], dict) else ""
+    last = last if isinstance(last, str) else ""
+    if "Answer with the paths" in last:
+        return "rank"
+    if "Score: 0 or 1" in last:
+        return "grade_text"
+    if messages and any("grader's answer" in str(m.get("content", "")) for m in messages[-1:]):
+        return "parse"
+    return "grades"
+
+
+def tree_paths(text: str) -> list[str]:
+    """The paths of the first fenced block in ``text`` (the file tree)."""
+    if "<<<UNTRUSTED" not in text:
+        return []
+    body = text.split("<<<UNTRUSTED", 1)[1].split("\n", 1)[-1].split("<<<END UNTRUSTED", 1)[0]
+    out = []
+    for line in body.splitlines():
+        line = line.strip()
+        if line and not line.startswith(("(", "[")) and not line.endswith("files below)"):
+            out.append(line.split(" (", 1)[0])
+    return out
 
 
 @dataclass
@@ -102,6 +145,9 @@ class OpenAIStandIn:
     structured_output: bool = True
     keep_bodies: bool = False
     verdict: Callable[[str], int] = lambda leaf_id: 1
+    rank: Callable[[list[str]], list[str]] = lambda paths: paths[:10]
+    # called with (kind, leaf ids, [(role, content)]) for every valid request: tests record facts
+    observe: Callable[[str, list[str], list[tuple[str, str]]], None] | None = None
     faults: deque[Fault] = field(default_factory=deque)
     leaf_faults: dict[str, list[Fault]] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
@@ -211,6 +257,9 @@ class OpenAIStandIn:
         errors = sorted(self._request_validator.iter_errors(_shortened(body)), key=lambda e: list(e.path))
         messages = body.get("messages") if isinstance(body, dict) else None
         leaf_ids = leaf_ids_of(messages) if isinstance(messages, list) else []
+        kind = kind_of(body) if isinstance(body, dict) and isinstance(messages, list) else "grades"
+        if kind == "parse":
+            leaf_ids = []
         structured = isinstance(body, dict) and "response_format" in body
         rec = Received(
             leaf_ids,
@@ -219,6 +268,7 @@ class OpenAIStandIn:
             len(raw),
             "ok",
             body if self.keep_bodies else None,
+            kind,
         )
         with self._lock:
             self.received.append(rec)
@@ -237,6 +287,9 @@ class OpenAIStandIn:
                 " is not supported with this model.",
                 "response_format",
             )
+        if self.observe is not None:
+            contents = [(str(m.get("role")), str(m.get("content") or "")) for m in body["messages"]]
+            self.observe(kind, leaf_ids, contents)
         if self.latency_s:
             time.sleep(self.latency_s)
         fault = self._next_fault(leaf_ids)
@@ -249,6 +302,22 @@ class OpenAIStandIn:
                 )
             if fault.kind == "server_error":
                 return self._error(500, "The server had an error while processing your request.")
+            if fault.kind == "echo_key":
+                return self._error(400, f"Unsupported request for credentials {auth}: model overloaded")
+            if fault.kind == "echo_key_answer":
+                content = json.dumps(
+                    {
+                        "grades": [
+                            {
+                                "leaf_id": i,
+                                "explanation": f"the header was {auth}",
+                                "score": 1,
+                                "citations": [],
+                            }
+                            for i in leaf_ids
+                        ]
+                    }
+                )
             if fault.kind == "bad_body":
                 return 200, {"Content-Type": "application/json"}, b'{"id": "chatcmpl-x", "choices": [ oops'
             if fault.kind == "hang":
@@ -259,14 +328,28 @@ class OpenAIStandIn:
                 content = json.dumps(
                     {
                         "grades": [
-                            {"leaf_id": i, "explanation": "out of range", "score": fault.score}
+                            {
+                                "leaf_id": i,
+                                "explanation": "out of range",
+                                "score": fault.score,
+                                "citations": [],
+                            }
                             for i in leaf_ids
                         ]
                     }
+                    if kind == "grades"
+                    else {"valid_score": True, "score": fault.score, "explanation": "odd", "citations": []}
                 )
+        if content is None and kind != "grades":
+            content = self.protocol_answer(kind, body, leaf_ids)
         if content is None:
             grades = [
-                {"leaf_id": i, "explanation": f"stand-in verdict for {i}", "score": self.verdict(i)}
+                {
+                    "leaf_id": i,
+                    "explanation": f"stand-in verdict for {i}",
+                    "citations": [{"file": "reproduce.log", "lines": None, "quote": "stand-in quote"}],
+                    "score": self.verdict(i),
+                }
                 for i in leaf_ids
             ]
             content = json.dumps({"grades": grades})
@@ -274,15 +357,43 @@ class OpenAIStandIn:
                 content = f"Here is my assessment.\n```json\n{content}\n```\nThat is all."
         return 200, {"Content-Type": "application/json"}, json.dumps(self.completion(body, content)).encode()
 
+    def protocol_answer(self, kind: str, body: dict[str, Any], leaf_ids: list[str]) -> str:
+        """The paperbench protocol's answers: ranked paths, a graded text, its parse."""
+        messages = [m.get("content") if isinstance(m.get("content"), str) else "" for m in body["messages"]]
+        if kind == "rank":
+            return "\n".join(self.rank(tree_paths(messages[-1])))
+        if kind == "grade_text":
+            leaf = leaf_ids[0] if leaf_ids else "?"
+            return (
+                f"Expectations: the criterion {leaf} is implemented and run.\n"
+                f"Reality: stand-in verdict for {leaf}.\nScore: {self.verdict(leaf)}"
+            )
+        match = _SCORE_RE.search(messages[-1])
+        score: Any = match.group(1) if match else None
+        try:
+            score = int(score)
+        except (TypeError, ValueError):
+            pass
+        answer = {
+            "valid_score": match is not None,
+            "score": score if match else 0,
+            "explanation": "stand-in parse of the grading answer",
+            "citations": [],
+        }
+        content = json.dumps(answer)
+        if "response_format" not in body:
+            content = f"Parsed:\n```json\n{content}\n```"
+        return content
+
     def completion(self, body: dict[str, Any], content: str) -> dict[str, Any]:
         msgs = [
             (str(m.get("role")), m.get("content") if isinstance(m.get("content"), str) else "")
             for m in body["messages"]
         ]
-        text = flatten_messages(msgs)
+        ids = encode(flatten_messages(msgs))
         with self._lock:
-            cached = prefix_reuse([text], self._seen)[0]
-        prompt = estimate_tokens(text)
+            cached = prefix_reuse_ids(ids, self._seen)
+        prompt = len(ids)
         out = estimate_tokens(content)
         return {
             "id": f"chatcmpl-standin-{len(self.received)}",

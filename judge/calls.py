@@ -1,0 +1,242 @@
+"""Sending judge calls: the audit log, retries with backoff, the structured-output fallback.
+
+``CallRunner.send`` sends one request with retries (transient failures, jittered backoff honouring
+Retry-After), the fallback to plain text when an endpoint refuses structured output, and an audit
+line per attempt; ``CallRunner.run_grades`` is the reprobot protocol's call (JSON verdicts for a
+group of leaves, asked once more when a verdict is unusable). Both protocols share this machinery.
+Every line written to judge_calls.jsonl is scrubbed of the configured secrets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from judge.accounting import Accounting
+from judge.config import JudgeSettings
+from judge.llm import (
+    KIND_GRADES,
+    LLMBackend,
+    LLMRequest,
+    LLMResponse,
+    PermanentLLMError,
+    StructuredOutputUnsupported,
+    TransientLLMError,
+    Usage,
+)
+from judge.plan import WorkItem
+from judge.prompts import RESPONSE_SCHEMA, RESPONSE_SCHEMA_NAME, RETRY_MESSAGE, Verdict, parse_verdicts
+from judge.secrets import NO_SECRETS, Scrubber
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class AuditLog:
+    """judge_calls.jsonl: one line per request attempt. A message body is written in full the first
+    time it appears in the file; later lines name it by sha256 (the 150 KB paper is stored once)."""
+
+    def __init__(self, fh: IO[str], scrubber: Scrubber = NO_SECRETS) -> None:
+        self._fh = fh
+        self._scrub = scrubber
+        self._lock = threading.Lock()
+        self._seen: set[str] = set()
+        self._n = 0
+
+    def write(self, record: dict[str, Any], messages: Sequence[tuple[str, str]]) -> int:
+        with self._lock:
+            self._n += 1
+            shown = []
+            for role, content in messages:
+                digest = hashlib.sha256(content.encode("utf-8", "surrogatepass")).hexdigest()
+                entry: dict[str, Any] = {"role": role, "sha256": digest, "chars": len(content)}
+                if digest not in self._seen:
+                    self._seen.add(digest)
+                    entry["content"] = content
+                shown.append(entry)
+            line = {"call_id": self._n, **record}
+            line["request"] = {**line.get("request", {}), "messages": shown}
+            self._fh.write(self._scrub.text(json.dumps(line, ensure_ascii=False, default=str)) + "\n")
+            self._fh.flush()
+            return self._n
+
+
+class LeafFailure(Exception):
+    """This call failed for good: the leaves it grades cannot be graded (a value, not a crash)."""
+
+
+@dataclass
+class Sent:
+    response: LLMResponse
+    attempts: int
+    call_ids: list[int]
+    cost_usd: float | None
+
+
+@dataclass
+class ItemResult:
+    item: WorkItem
+    verdicts: dict[str, Verdict]
+    problems: dict[str, str]
+    usage: Usage
+    call_ids: list[int]
+    attempts: int
+    structured: bool
+    cost_usd: float | None = 0.0
+    usage_by_model: dict[str, Usage] = field(default_factory=dict)
+    details: dict[str, dict[str, Any]] = field(default_factory=dict)  # per leaf: extra judge_metadata
+
+    def add(self, model: str, sent: Sent) -> None:
+        u = sent.response.usage
+        self.usage = self.usage + u
+        self.usage_by_model[model] = self.usage_by_model.get(model, Usage()) + u
+        self.call_ids += sent.call_ids
+        self.attempts += sent.attempts
+        if self.cost_usd is not None:
+            self.cost_usd = None if sent.cost_usd is None else self.cost_usd + sent.cost_usd
+
+
+class CallRunner:
+    """Sends the calls of work items, with retries and fallback; runs in worker threads."""
+
+    def __init__(
+        self, backend: LLMBackend, settings: JudgeSettings, audit: AuditLog, accounting: Accounting
+    ) -> None:
+        self.backend = backend
+        self.settings = settings
+        self.audit = audit
+        self.accounting = accounting
+        self.structured = settings.structured_output
+        self._rng = random.Random()
+
+    def backoff(self, attempt: int, retry_after: float | None) -> float:
+        cap = min(self.settings.backoff_max_s, self.settings.backoff_base_s * (2**attempt))
+        jittered = self._rng.uniform(cap / 2, cap) if cap > 0 else 0.0
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.settings.backoff_max_s) + self._rng.uniform(0, 0.05)
+        return jittered
+
+    def send(
+        self,
+        item: WorkItem,
+        messages: Sequence[tuple[str, str]],
+        leaf_ids: Sequence[str],
+        *,
+        kind: str = KIND_GRADES,
+        model: str | None = None,
+        schema: Mapping[str, Any] | None = None,
+        schema_name: str = RESPONSE_SCHEMA_NAME,
+    ) -> Sent:
+        """One request, retried; raises LeafFailure when it cannot be answered."""
+        model = model or self.backend.model
+        attempts = 0
+        call_ids: list[int] = []
+        fallback_done = False
+        while True:
+            attempts += 1
+            request = LLMRequest(
+                tuple(messages),
+                tuple(leaf_ids),
+                schema if self.structured else None,
+                schema_name,
+                self.settings.timeout_s,
+                model,
+                kind,
+            )
+            started, t0 = now(), time.monotonic()
+            base = {
+                "item": item.index,
+                "leaf_ids": list(leaf_ids),
+                "kind": kind,
+                "attempt": attempts,
+                "started_at": started,
+            }
+            req_meta = {"model": model, "structured_output": self.structured and schema is not None}
+
+            def failed(error: str, **extra: Any) -> None:  # a failed call goes on the audit record too
+                record = {**base, "duration_s": round(time.monotonic() - t0, 3), "request": req_meta}  # noqa: B023
+                entry = {**record, "response": None, "error": error, **extra}  # noqa: B023
+                call_ids.append(self.audit.write(entry, messages))
+
+            try:
+                response = self.backend.complete(request)
+            except StructuredOutputUnsupported as exc:
+                failed(f"structured output refused, resending as plain text: {str(exc)[:300]}")
+                self.structured = False
+                if fallback_done:
+                    raise LeafFailure("the endpoint refused the request format") from None
+                fallback_done = True
+                attempts -= 1
+                continue
+            except TransientLLMError as exc:
+                failed(exc.reason, retry_after=exc.retry_after)
+                if attempts > self.settings.max_retries:
+                    raise LeafFailure(
+                        f"judge call failed: {exc.reason} (gave up after {attempts} attempts)"
+                    ) from None
+                time.sleep(self.backoff(attempts - 1, exc.retry_after))
+                continue
+            except PermanentLLMError as exc:
+                failed(str(exc))
+                raise LeafFailure(f"judge call failed: {exc}") from None
+            # priced by the model that answered (a dated snapshot name maps to its family)
+            cost = self.accounting.add(response.usage, response.model or model)
+            call_ids.append(
+                self.audit.write(
+                    {
+                        **base,
+                        "duration_s": round(time.monotonic() - t0, 3),
+                        "request": {**req_meta, "structured_output": response.structured},
+                        "response": {
+                            "text": response.text,
+                            "model": response.model,
+                            "usage": response.usage.to_dict(),
+                        },
+                        "error": None,
+                    },
+                    messages,
+                )
+            )
+            return Sent(response, attempts, call_ids, cost)
+
+    def run_grades(self, item: WorkItem) -> ItemResult:
+        """The reprobot protocol's call: JSON verdicts for the item's leaves (asked twice at most)."""
+        messages = list(item.messages)
+        pending = list(item.leaf_ids)
+        result = ItemResult(item, {}, {}, Usage(), [], 0, self.structured)
+        for ask in (1, 2):
+            try:
+                sent = self.send(item, messages, pending, schema=RESPONSE_SCHEMA)
+            except LeafFailure as exc:
+                for leaf_id in pending:
+                    result.problems[leaf_id] = str(exc)
+                break
+            result.add(self.backend.model, sent)
+            result.structured = sent.response.structured
+            got, bad = parse_verdicts(sent.response.text, pending)
+            result.verdicts.update(got)
+            for leaf_id, v in got.items():
+                result.problems.pop(leaf_id, None)
+                own = {"leaf_id": leaf_id, "explanation": v.explanation, "score": v.score}
+                own["citations"] = [c.to_dict() for c in v.citations]
+                result.details[leaf_id] = {"full_judge_response": json.dumps(own, ensure_ascii=False)}
+            result.problems.update({k: f"unusable verdict: {v}" for k, v in bad.items()})
+            pending = [leaf_id for leaf_id in pending if leaf_id in bad]
+            if not pending:
+                break
+            if ask == 1:
+                summary = "; ".join(f"{k}: {v}" for k, v in list(bad.items())[:5])
+                retry = RETRY_MESSAGE.format(problem=summary)
+                messages += [("assistant", sent.response.text), ("user", retry)]
+            else:
+                for leaf_id in pending:
+                    result.problems[leaf_id] += " (asked twice)"
+        return result

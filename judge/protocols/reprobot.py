@@ -1,0 +1,160 @@
+"""The reprobot protocol: PaperBench's information in a byte-identical cached prefix, leaves grouped.
+
+Every call of a submission starts with the same bytes (system instructions; the paper; the joined
+addendum; the bounded file tree; reproduce.sh), then the evidence of the leaf's family: shared code
+(CD, CE), the reduced log (CE, RA), the docs and run-touched tables (RA, PaperBench's whitelist),
+all chosen without a ranking call (lexical relevance to the rubric). Only then the group's own part:
+a few more files, the preceding criteria, the criteria. Groups are the leaves of one
+category in tree order (``judge.group_size``, 24 by default). Result Analysis leaves of a run that
+touched no whitelisted file get 0 without a call, as in PaperBench.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from judge.cache import leaf_key
+from judge.config import JudgeSettings
+from judge.evidence import ExecutedSubmission, FileRanker, head_tail, take_within, terms
+from judge.logreduce import fit_log
+from judge.papers import Paper
+from judge.plan import Plan, WorkItem
+from judge.prompts import (
+    FAMILY_OF,
+    SYSTEM_PROMPT,
+    Message,
+    evidence_hash,
+    files_block,
+    log_block,
+    paper_block,
+)
+from judge.protocols.common import (
+    LeafRef,
+    bounded_tree,
+    category_files,
+    category_paths,
+    joined_addendum,
+    leaf_refs,
+    ra_outputs_exist,
+)
+from judge.rubric import CODE_DEVELOPMENT, RESULT_ANALYSIS, RubricNode
+
+PROTOCOL = "reprobot"
+
+
+def _query(refs: Sequence[LeafRef]) -> Counter[str]:
+    q: Counter[str] = Counter()
+    for ref in refs:
+        q.update(terms(ref.leaf.requirements))
+        q.update(terms(ref.leaf.requirements))  # the leaf counts twice as much as its parent
+        if ref.ancestors:
+            q.update(terms(ref.ancestors[-1].requirements))
+    return q
+
+
+def group_leaves(leaves: Sequence[LeafRef], per_call: int) -> list[list[LeafRef]]:
+    """The leaves of each category in rubric order, cut into groups of at most ``per_call``
+    (rubrics interleave categories, so grouping only neighbours would leave most groups of one)."""
+    by_category: dict[str, list[LeafRef]] = {}
+    for ref in leaves:
+        by_category.setdefault(ref.leaf.task_category or "", []).append(ref)
+    groups: list[list[LeafRef]] = []
+    for refs in by_category.values():
+        groups += [list(refs[i : i + per_call]) for i in range(0, len(refs), per_call)]
+    return groups
+
+
+def run_note(sub: ExecutedSubmission) -> str:
+    m = sub.metadata
+    parts = [
+        f"exit code {m.exit_code}" if m.exit_code is not None else "no exit code",
+        f"ran {m.duration_s:.0f} s",
+    ]
+    if m.timed_out:
+        parts.append("stopped at the time limit")
+    if m.oom_killed:
+        parts.append("killed for using too much memory")
+    if m.log_truncated:
+        parts.append("log cut by the runner (head and tail kept)")
+    return (
+        "Run facts recorded by reprobot (trusted): " + ", ".join(parts) + ". Runs of repeated lines "
+        "are collapsed into their first line plus '(repeated N times)'."
+    )
+
+
+def build_reprobot_plan(
+    sub: ExecutedSubmission, paper: Paper, rubric: RubricNode, settings: JudgeSettings
+) -> Plan:
+    leaves = leaf_refs(rubric, settings.preceding_criteria_cap)
+    code_files = category_files(sub, CODE_DEVELOPMENT)
+    ranker = FileRanker(code_files)
+    paper_md = head_tail(paper.paper_md, settings.paper_tokens) if paper.paper_md else None
+    sizes = {f.path: f.size for f in sub.files}
+    tree = bounded_tree([f.path for f in sub.files] + list(sub.listed_only), settings.rank_tree_tokens, sizes)
+    m_paper = paper_block(paper_md, joined_addendum(paper), tree, sub.reproduce_sh)
+
+    code_leaves = [r for r in leaves if r.leaf.task_category != RESULT_ANALYSIS]
+    shared = take_within(ranker.rank(_query(code_leaves)), settings.shared_code_tokens) if code_leaves else []
+    shared_paths = frozenset(f.path for f, _ in shared)
+    m_code = files_block(
+        "Submission files most relevant to this rubric",
+        [(f.path, text) for f, text in shared],
+        "(no readable files besides reproduce.sh)",
+    )
+    m_log = log_block(fit_log(sub.log, settings.log_tokens), run_note(sub))
+
+    ra_files = category_files(sub, RESULT_ANALYSIS)
+    ra_leaves = [r for r in leaves if r.leaf.task_category == RESULT_ANALYSIS]
+    has_outputs = ra_outputs_exist(sub)
+    ra_ranker = FileRanker(ra_files)
+    outputs = (
+        take_within(ra_ranker.rank(_query(ra_leaves)), settings.outputs_tokens)
+        if ra_leaves and has_outputs
+        else []
+    )
+    output_paths = frozenset(f.path for f, _ in outputs)
+    changed = sub.metadata.changed_paths
+    touched = [p for p in category_paths(sub, RESULT_ANALYSIS) if p in changed]
+    m_outputs = files_block(
+        "Documentation and the table files the run touched (the only files that count for results)",
+        [(f.path, text) for f, text in outputs],
+        "(none readable)",
+    ) + files_block(
+        "Table and doc files the run touched",
+        [("list", bounded_tree(touched, settings.rank_tree_tokens // 4) if touched else "(none)")],
+        "(none)",
+    )
+
+    system: Message = ("system", SYSTEM_PROMPT)
+    prefixes: dict[str, tuple[Message, ...]] = {
+        "cd": (system, ("user", m_paper), ("user", m_code)),
+        "ce": (system, ("user", m_paper), ("user", m_code), ("user", m_log)),
+        "ra": (system, ("user", m_paper), ("user", m_log), ("user", m_outputs)),
+    }
+
+    def no_call(r: LeafRef) -> bool:
+        return r.leaf.task_category == RESULT_ANALYSIS and not has_outputs
+
+    items: list[WorkItem] = []
+    for group in group_leaves([r for r in leaves if not no_call(r)], settings.group_size):
+        family = FAMILY_OF[group[0].leaf.task_category or ""]
+        if family == "ra":
+            picked = take_within(
+                ra_ranker.rank(_query(group)), settings.leaf_files_tokens, exclude=output_paths
+            )
+        else:
+            picked = take_within(ranker.rank(_query(group)), settings.leaf_files_tokens, exclude=shared_paths)
+        leaf_files = tuple((f.path, text) for f, text in picked)
+        prefix = prefixes[family]
+        ev = evidence_hash((*prefix, *(("file", f"{p}\x00{t}") for p, t in leaf_files)))
+        version = f"{settings.prompt_version}/{PROTOCOL}"
+        keys = tuple(leaf_key(settings.model, version, r.leaf, r.ancestors, ev) for r in group)
+        items.append(WorkItem(len(items), family, tuple(group), prefix, leaf_files, ev, keys, PROTOCOL))
+    return Plan(
+        tuple(items),
+        tuple(r for r in leaves if no_call(r)),
+        leaves,
+        tuple(sorted(shared_paths)),
+        tuple(sorted(output_paths)),
+    )
