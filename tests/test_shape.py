@@ -21,7 +21,6 @@ PACKAGES = ("judge", "runner", "bot")
 MAX_LINES = 400
 LONG_MODULES: dict[str, str] = {
     # module: why it is still over MAX_LINES
-    "judge.grader": "rewritten by the judge-protocol work (issue 12), which splits it",
 }
 
 

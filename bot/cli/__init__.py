@@ -119,13 +119,14 @@ COMMAND_TABLE: dict[str, tuple[str, str]] = {
     ),
     "judge-eval-run": (
         "judge_cmds",
-        "Grade a JudgeEval submission with a model and report F1 against the human GOLD tree.",
+        "Grade EXECUTED with the GOLD tree as the rubric (as PaperBench's JudgeEval runner does), with each "
+        "protocol, and print accuracy, F1 (overall and per category) and cost side by side.",
     ),
     "leaderboard": (
         "report_cmds",
         "Best and latest score per submitter, per paper and overall; full and Code-Dev apart.",
     ),
-    "papers": ("rubric", "List the papers of the configured papers folder."),
+    "papers": ("rubric", "List the papers of the configured papers folder (gradable = paper.md present)."),
     "report": (
         "report_cmds",
         "Write RESULT_DIR/report.html (self-contained), or print the comment / check output.",
