@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from runner.engine import LabelledContainer
-from runner.janitor import OWNER_LABEL, RUN_LABEL
+from runner.janitor import OWNER_LABEL, RUN_LABEL, owner_label
 from runner.profiles import PACKAGE_MANAGER_CAPS
 from runner.reproduce import ReproduceOptions, reproduce
 
@@ -172,7 +172,8 @@ def test_no_reproduce_sh_is_recorded_not_rejected(
     assert meta.status == "not_run" and meta.not_run_reason == "no reproduce.sh" and meta.exit_code is None
     assert (tmp_path / "out" / "submission" / "model.py").is_file()
     assert (tmp_path / "out" / "reproduce.log").read_bytes() == b""
-    assert docker_engine.list_labelled(RUN_LABEL) == []  # type: ignore[attr-defined]
+    ours = docker_engine.labelled_containers(RUN_LABEL)  # type: ignore[attr-defined]
+    assert [c for c in ours if c.labels.get(OWNER_LABEL) == owner_label()] == []
 
 
 def test_kill_9_of_reprobot_grade_leaves_nothing_past_the_deadline(

@@ -92,7 +92,8 @@ def test_agent_log_hit_under_fail_scores_zero(tmp_path: Path) -> None:
     rules = {(v["source"], v["rule"]) for v in bl["violations"]}
     assert ("agent.log", "paperbench") in rules and ("agent.log", "reprobot") in rules
     summary = json.loads((out / "judge_summary.json").read_text())
-    assert summary["score"] == 0.0 and "score_before_blacklist" in summary
+    assert summary["score"] == 0.0
+    assert any("PaperBench's monitor" in c and "judged " in c for c in summary["caveats"])  # judged score kept
 
 
 def test_a_papers_own_timeout_wins_over_the_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

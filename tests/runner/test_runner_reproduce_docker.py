@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from runner.errors import InfraError, SubmissionError
+from runner.janitor import OWNER_LABEL, owner_label
 from runner.reproduce import RUN_LABEL, ReproduceOptions, reproduce
 
 pytestmark = pytest.mark.docker
@@ -58,7 +59,9 @@ def opts(image: str, **kw: object) -> ReproduceOptions:
 
 
 def labelled(engine: object) -> list[str]:
-    return engine.list_labelled(RUN_LABEL)  # type: ignore[attr-defined,no-any-return]
+    """This test process's run containers (the dockerd may be shared with other runs)."""
+    found = engine.labelled_containers(RUN_LABEL)  # type: ignore[attr-defined]
+    return [c.id for c in found if c.labels.get(OWNER_LABEL) == owner_label()]
 
 
 def test_locked_profile_limits_user_and_filesystem(
