@@ -124,7 +124,7 @@ class ForgeAPI:
         lines = [f"reprobot: {out.get('title', '')} [{check.get('conclusion')}]"]
         summary = str(out.get("summary", "")).strip()
         if summary:
-            lines += ["", *summary.splitlines()[:12]]
+            lines += ["", *summary.splitlines()]  # the whole summary: categories, failures, facts
         if check.get("details_url"):
             lines += ["", f"report: {check['details_url']}"]
         return "\n".join(lines) + "\n"
