@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from bot.errors import ConfigError
+from bot.options import LeaderboardSettings, QuotaSettings
 from judge.config import JudgeSettings
 from runner.config import RunnerSettings
 
@@ -60,6 +61,7 @@ class BotSettings(BaseModel):
     check_name: str = "reprobot"
     grader: str | None = None  # "module:callable" taking Settings -> Grader; default LocalGrader
     report_base_url: str | None = None  # where result folders' report.html are served, if anywhere
+    public_url: str | None = None  # where `reprobot serve` is reachable; it serves /results/... read-only
     progress_every_s: float = Field(default=15.0, ge=0)  # check-run progress updates at most this often
 
     @field_validator("branch_pattern")
@@ -132,6 +134,8 @@ class Settings(BaseModel):
     github: GitHubSettings = Field(default_factory=GitHubSettings)
     forge: ForgeSettings = Field(default_factory=ForgeSettings)
     judge: JudgeSettings = Field(default_factory=JudgeSettings)
+    leaderboard: LeaderboardSettings = Field(default_factory=LeaderboardSettings)
+    quotas: QuotaSettings = Field(default_factory=QuotaSettings)
     secrets: Secrets = Field(default_factory=Secrets, exclude=True)
 
 

@@ -27,7 +27,7 @@ def _h(text: str) -> int:
 def _citations(leaf_id: str, sub: Path, kind: str) -> list[dict[str, Any]]:
     files = sorted(p.name for p in sub.iterdir() if p.suffix in (".py", ".sh"))
     h = _h(leaf_id + kind)
-    if h % 5 == 0:
+    if h % 5 == 0 and leaf_id != "tm-11":
         return []  # this leaf cites nothing
     name = files[h % len(files)]
     lines = (sub / name).read_text(encoding="utf-8").splitlines()

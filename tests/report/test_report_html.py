@@ -1,6 +1,6 @@
 """The HTML report is one self-contained file: no external resource of any kind (links only to the
-pages submission.json names: the PR and its commit), a strict CSP, the whole tree (every leaf, with explanation
-and cited evidence), and a dummy judge stated in a banner."""
+pages submission.json names: the PR and its commit), a strict CSP, the whole tree (every leaf, with
+explanation and cited evidence), and a dummy judge stated in a banner."""
 
 from __future__ import annotations
 
