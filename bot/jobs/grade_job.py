@@ -23,6 +23,7 @@ from bot.grading import GradeOutcome, Grader, GradeRequest, ProgressFn
 from bot.jobs.check_runs import close_if_cancelled, complete_check, ensure_check_run, show_stage
 from bot.jobs.comment import post_comment
 from bot.jobs.context import JobContext
+from bot.jobs.publish import publish_leaderboard
 from bot.jobs.record_links import folder_url, record_links
 from bot.jobs.records import Job, JobCancelled, JobOutcome
 from bot.jobs.retry import backoff_delay
@@ -101,6 +102,8 @@ class GradeJob:
             post_comment(ctx, job, url)
             job = ctx.queue.update(job.id, comment_done=1)
             ctx.step("comment_posted", job)
+        if outcome.graded:
+            publish_leaderboard(ctx, job)  # best effort: never fails the job
         final = "infra_error" if outcome.infra_error else "posted"
         ctx.queue.update(job.id, state=final, stage="", message=outcome.message[:500])
         ctx.step("posted", job)
