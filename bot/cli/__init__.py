@@ -72,6 +72,8 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
 
 COMMAND_MODULES = (
     "bot_cmds",
+    "config_cmds",
+    "cost_cmds",
     "forge_cmds",
     "grade_cmds",
     "judge_cmds",
@@ -79,6 +81,7 @@ COMMAND_MODULES = (
     "rubric",
     "runner_cmds",
     "scoring",
+    "submit_cmds",
 )
 
 

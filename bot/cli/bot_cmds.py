@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 
 from bot.cli.common import app_settings, echo_json
 from bot.errors import ConfigError
 from bot.jobs.queue import JobQueue
+from bot.jobs.records import Job
+from bot.report.formatting import usd
 from bot.settings import Settings, queue_path
 
 
@@ -24,7 +27,8 @@ def _queue(settings: Settings) -> JobQueue:
 @click.option("--threads", default=8, show_default=True, type=int, help="Request threads.")
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
-    """Run the webhook app (POST /webhook, GET /healthz). Needs REPROBOT_WEBHOOK_SECRET only."""
+    """Run the webhook app (POST /webhook, GET /healthz) and serve result folders read-only
+    (GET /results/..., GET /leaderboard). Needs REPROBOT_WEBHOOK_SECRET only."""
     from bot.github.webhook import create_app
 
     settings: Settings = app_settings(ctx)
@@ -65,6 +69,13 @@ def worker(ctx: click.Context, once: bool, concurrency: int | None) -> None:
     click.echo(f"reprobot: worker processed {n} job(s)", err=True)
 
 
+def job_cost(job: Job) -> float | None:
+    """The judge's cost of the job's result folder, when it recorded one."""
+    from bot.report.costs import folder_cost
+
+    return folder_cost(Path(job.result_dir)) if job.result_dir else None
+
+
 def _age(ts: float) -> str:
     s = max(0, int(time.time() - ts))
     return f"{s}s" if s < 120 else f"{s // 60}m" if s < 7200 else f"{s // 3600}h"
@@ -80,7 +91,7 @@ def jobs(ctx: click.Context, as_json: bool, repo: str | None, pr: int | None) ->
     settings: Settings = app_settings(ctx)
     rows = _queue(settings).jobs(repo=repo, pr=pr)
     if as_json:
-        echo_json([j.to_dict() for j in rows])
+        echo_json([{**j.to_dict(), "judge_cost_usd": job_cost(j)} for j in rows])
         return
     if not rows:
         click.echo(f"no jobs in {queue_path(settings)}")
@@ -90,7 +101,8 @@ def jobs(ctx: click.Context, as_json: bool, repo: str | None, pr: int | None) ->
         stage = f" ({j.stage})" if j.stage else ""
         click.echo(
             f"{j.id:>5} {j.kind:<7} {j.repo}#{j.pr} {j.head_sha[:7] or '-':<7} {j.mode:<8} "
-            f"{j.state}{stage} attempts={j.attempts} updated {when} ({_age(j.updated_at)} ago)"
+            f"{j.state}{stage} attempts={j.attempts} cost={usd(job_cost(j))} "
+            f"updated {when} ({_age(j.updated_at)} ago)"
             + (f"  {j.message[:60]}" if j.message else "")
         )
 

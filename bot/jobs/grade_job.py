@@ -24,6 +24,7 @@ from bot.jobs.check_runs import close_if_cancelled, complete_check, ensure_check
 from bot.jobs.comment import post_comment
 from bot.jobs.context import JobContext
 from bot.jobs.publish import publish_leaderboard
+from bot.jobs.quota import quota_refusal
 from bot.jobs.record_links import folder_url, record_links
 from bot.jobs.records import Job, JobCancelled, JobOutcome
 from bot.jobs.retry import backoff_delay
@@ -174,6 +175,10 @@ class GradeJob:
         assert job.check_run_id is not None
         out_dir = result_folder(self.settings, job)
         reuse: Path | None = Path(job.reuse_from) if job.reuse_from else None
+        refusal = quota_refusal(self.settings, ctx.queue, job)
+        if refusal is not None:  # answered like a rejection: a clear check run and comment, no grade
+            refused = JobOutcome("rejected", refusal, final=True)
+            return ctx.queue.update(job.id, state="reporting", outcome=refused)
         if self.dispatcher is not None and reuse is None:
             reuse = self._dispatch(job, out_dir)
             if reuse is None:
