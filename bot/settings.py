@@ -14,6 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from bot.config_tools import validation_errors, yaml_error
 from bot.errors import ConfigError
 from bot.options import LeaderboardSettings, QuotaSettings
 from judge.config import JudgeSettings
@@ -157,10 +158,9 @@ def _secrets_from_env(environ: Mapping[str, str]) -> Secrets:
     return Secrets(**values)
 
 
-def _format_validation_error(exc: ValidationError, source: str) -> str:
-    first = exc.errors()[0]
-    key = ".".join(str(p) for p in first["loc"]) or "(top level)"
-    return f"{source}: key '{key}': {first['msg']}"
+def _format_validation_error(exc: ValidationError, source: str, text: str = "") -> str:
+    """The first problem, with its line and the nearest known key (``bot.config_tools``)."""
+    return validation_errors(exc, source, text, Settings)[0]
 
 
 def load_settings(config_path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -168,15 +168,16 @@ def load_settings(config_path: Path | None = None, environ: Mapping[str, str] | 
     if config_path is None and environ.get("REPROBOT_CONFIG"):
         config_path = Path(environ["REPROBOT_CONFIG"])
     data: dict[str, Any] = {}
-    source = "defaults"
+    source, text = "defaults", ""
     if config_path is not None:
         source = str(config_path)
         try:
-            loaded = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+            text = config_path.read_text(encoding="utf-8")
+            loaded = yaml.safe_load(text)
         except FileNotFoundError:
             raise ConfigError(f"{config_path}: no such configuration file") from None
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{config_path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+            raise ConfigError(yaml_error(str(config_path), exc)) from None  # names line and column
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):
@@ -198,7 +199,7 @@ def load_settings(config_path: Path | None = None, environ: Mapping[str, str] | 
     try:
         return Settings(**data, secrets=_secrets_from_env(environ))
     except ValidationError as exc:
-        raise ConfigError(_format_validation_error(exc, source)) from None
+        raise ConfigError(_format_validation_error(exc, source, text)) from None
 
 
 def queue_path(settings: Settings) -> Path:

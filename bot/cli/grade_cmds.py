@@ -17,12 +17,11 @@ from bot.settings import Settings
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--code-dev", is_flag=True, help="Grade the Code-Dev variant (Code Development leaves only).")
 @click.option(
-    "--judge",
-    "judge_kind",
-    type=click.Choice(["auto", "dummy", "openai"]),
-    default="auto",
-    show_default=True,
-    help="auto: the configured OpenAI-compatible endpoint when a key or base URL is set, else dummy.",
+    "--dummy/--no-dummy",
+    "dummy",
+    default=None,
+    help="Force the seeded dummy judge (--dummy) or the configured model (--no-dummy); default: the "
+    "model when a key or judge.base_url is configured, else the dummy judge (said in every output).",
 )
 @click.option("--reuse", type=click.Path(file_okay=False, path_type=Path), help="Judge this executed folder.")
 @click.pass_context
@@ -32,7 +31,7 @@ def grade(
     paper: str,
     out_dir: Path,
     code_dev: bool,
-    judge_kind: str,
+    dummy: bool | None,
     reuse: Path | None,
 ) -> None:
     """Reproduce SUBMISSION in the sandbox, grade every rubric leaf, write DIR/report.html.
@@ -44,7 +43,6 @@ def grade(
     from bot.pipeline import LocalGrader
 
     settings: Settings = app_settings(ctx)
-    dummy = None if judge_kind == "auto" else judge_kind == "dummy"
     grader = LocalGrader(settings, dummy_judge=dummy)
     if grader.dummy_judge:
         click.secho(
