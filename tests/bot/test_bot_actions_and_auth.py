@@ -80,6 +80,13 @@ def test_actions_mode_dispatches_the_configured_workflow_then_judges_here(
         "sha": job.head_sha,
         "paper": "all-in-one",
         "job": f"{job.id} g0",
+        # the organizer's limits (runner defaults; a paper's config.yaml may override them)
+        "timeout": "21600",
+        "memory": "16g",
+        "cpus": "4",
+        "gpus": "",
+        "network": "bridge",
+        "artifact": "executed-submission",
     }
     [run] = github.check_runs.values()
     assert run["status"] == "in_progress"
