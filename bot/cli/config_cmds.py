@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from bot.config_tools import check_file, config_template
+from bot.config_template import check_file, config_template
 
 
 @click.command("init")
