@@ -25,19 +25,25 @@ def _queue(settings: Settings) -> JobQueue:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8080, show_default=True, type=int, help="TCP port.")
 @click.option("--threads", default=8, show_default=True, type=int, help="Request threads.")
+@click.option(
+    "--results-only", is_flag=True, help="No webhook secret needed: serve result folders only (local forge)."
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
+def serve(ctx: click.Context, host: str, port: int, threads: int, results_only: bool) -> None:
     """Run the webhook app (POST /webhook, GET /healthz) and serve result folders read-only
     (GET /results/..., GET /leaderboard). Needs REPROBOT_WEBHOOK_SECRET only."""
     from bot.github.webhook import create_app
 
     settings: Settings = app_settings(ctx)
-    if settings.secrets.webhook_secret is None:
-        raise ConfigError("REPROBOT_WEBHOOK_SECRET is not set: the webhook cannot verify GitHub's signatures")
-    app = create_app(settings, _queue(settings))
-    click.echo(
-        f"reprobot: listening on http://{host}:{port}/webhook (queue {queue_path(settings)})", err=True
-    )
+    if settings.secrets.webhook_secret is None and not results_only:
+        raise ConfigError(
+            "REPROBOT_WEBHOOK_SECRET is not set: the webhook cannot verify GitHub's signatures "
+            "(--results-only serves the result folders without a webhook)"
+        )
+    app = create_app(settings, _queue(settings))  # without a secret every delivery is refused (401)
+    base = f"http://{host}:{port}"
+    what = "results" if results_only else f"{base}/webhook, results"
+    click.echo(f"reprobot: listening: {what} at {base}/results/ (queue {queue_path(settings)})", err=True)
     try:
         import waitress
     except ImportError:  # pragma: no cover - waitress is a dependency; werkzeug's threaded server otherwise

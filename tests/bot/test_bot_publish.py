@@ -104,3 +104,19 @@ def test_cited_evidence_becomes_annotations_failing_first(
     first_notice = levels.index("notice") if "notice" in levels else len(levels)
     assert "failure" not in levels[first_notice:]
     assert github.calls("checks/update") >= 1 + len(notes) // 50
+
+
+def test_full_report_link_always_there_with_public_url(make_settings: Any, github: GitHubStandIn) -> None:
+    settings = make_settings(bot={"public_url": "https://bot.example.org"})
+    deliver(settings, "pull_request", payload("pull_request/opened"))
+    [job] = work(settings).jobs()
+    [comment] = github.comments.values()
+    rel = Path(job.result_dir or "").relative_to(Path(settings.data_dir) / "results").as_posix()
+    url = f"https://bot.example.org/results/{rel}/report.html"
+    assert f"[Full report]({url})" in comment["body"]
+    assert "[Leaderboard](https://bot.example.org/leaderboard)" in comment["body"]
+    assert "`/reprobot rerun`" in comment["body"]  # the commands a reader may use
+    [run] = github.check_runs.values()
+    assert run["details_url"] == url
+    sub = json.loads((Path(job.result_dir or "") / "submission.json").read_text())
+    assert sub["check_run_url"].endswith(f"/runs/{job.check_run_id}") and sub["pass_threshold"] == 0.5
