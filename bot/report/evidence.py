@@ -10,6 +10,7 @@ When ``found`` is absent, the quote is checked here against the result folder's 
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -91,9 +92,9 @@ def _citation(raw: Any) -> Citation | None:
         end = _line(lines[1]) if len(lines) > 1 else start
         if start is not None and (end is None or end < start):
             end = start
-    quote = raw.get("quote") if isinstance(raw.get("quote"), str) else ""
+    quote = textwrap.dedent(raw["quote"]).strip("\n") if isinstance(raw.get("quote"), str) else ""
     found = raw.get("found")
-    return Citation(file, start, end, str(quote)[:QUOTE_CHARS], found if isinstance(found, bool) else None)
+    return Citation(file, start, end, quote[:QUOTE_CHARS], found if isinstance(found, bool) else None)
 
 
 def _squash(text: str) -> str:

@@ -3,9 +3,9 @@
 Scans ``RESULTS/**/judge_summary.json`` with ``submission.json`` beside it. One ranking per *track*
 (mode x judge protocol; the dummy judge and grades made without the paper are tracks of their own,
 marked in every format): per paper, each submitter's mean score over their graded runs with its
-standard error (PaperBench reports means over runs), beside their best and latest run; overall,
-each submitter's mean over every paper of the track (a paper not attempted counts 0, as in
-PaperBench's average replication score). Dummy-judge results are left out unless asked for; human
+standard error (a result over several runs is reported as a mean), beside their best and latest
+run; overall, each submitter's mean over every paper of the track (a paper not attempted counts 0,
+as in PaperBench's average replication score). Dummy-judge results are left out unless asked for; human
 baselines are marked (``human_baseline`` in submission.json, or a configured user list).
 """
 
