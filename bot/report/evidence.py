@@ -120,10 +120,15 @@ def _executed_file(result_dir: Path, rel: str) -> Path | None:
 
 
 def check_quote(result_dir: Path, citation: Citation) -> bool | None:
-    """Is the quote in the cited file (whitespace-insensitive)? None when the file is not there."""
+    """Is the quote in the cited file (whitespace-insensitive)? False for a file the executed
+    submission does not have; None when it cannot be checked (a symlink, an oversized file)."""
     path = _executed_file(result_dir, citation.file)
-    if path is None or not citation.quote.strip():
-        return None if path is None else False
+    if path is None:
+        cited = result_dir / EXECUTED_DIR / citation.file
+        absent = not cited.exists() and not cited.is_symlink() and not citation.is_log
+        return False if absent and (result_dir / EXECUTED_DIR).is_dir() else None  # a file never there
+    if not citation.quote.strip():
+        return False
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
