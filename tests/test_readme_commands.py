@@ -1,6 +1,6 @@
 """The README's command list is the command line: every command it names exists, every option it
 shows is in that command's ``--help``, and every command of ``reprobot --help`` is listed; one idea
-has one spelling (the dummy judge is ``--dummy`` wherever a command offers it)."""
+has one spelling (the dummy judge is ``--judge dummy`` wherever a command offers it)."""
 
 from __future__ import annotations
 
@@ -68,11 +68,13 @@ def test_one_spelling_for_the_dummy_judge() -> None:
                 out += walk(sub, f"{path} {name}")
         return out
 
+    offered = []
     for path, param in walk(main, "reprobot"):
         if not isinstance(param, click.Option):
             continue
-        if param.type is not None and isinstance(param.type, click.Choice):
-            assert "dummy" not in param.type.choices, f"{path} {param.opts}: spell it --dummy"
-        for opt in param.opts + param.secondary_opts:
-            if "dummy" in opt and "include" not in opt:
-                assert opt in ("--dummy", "--no-dummy"), f"{path}: {opt}"
+        if isinstance(param.type, click.Choice) and "dummy" in param.type.choices:
+            assert param.opts == ["--judge"], f"{path} {param.opts}: spell it --judge dummy"
+            offered.append(path)
+        visible = [o for o in param.opts + param.secondary_opts if not param.hidden]
+        assert not any("dummy" in o and "include" not in o for o in visible), f"{path}: {visible}"
+    assert {"reprobot grade", "reprobot judge", "reprobot judge-eval-run"} <= set(offered)

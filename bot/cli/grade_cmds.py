@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from bot.cli.common import app_settings
+from bot.cli.common import app_settings, judge_option
 from bot.grading import GradeRequest
 from bot.settings import Settings
 
@@ -16,13 +16,7 @@ from bot.settings import Settings
 @click.option("--paper", required=True, help="Paper id, or a folder in PaperBench's layout.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--code-dev", is_flag=True, help="Grade the Code-Dev variant (Code Development leaves only).")
-@click.option(
-    "--dummy/--no-dummy",
-    "dummy",
-    default=None,
-    help="Force the seeded dummy judge (--dummy) or the configured model (--no-dummy); default: the "
-    "model when a key or judge.base_url is configured, else the dummy judge (said in every output).",
-)
+@judge_option("auto", ("auto", "dummy", "openai"))
 @click.option("--reuse", type=click.Path(file_okay=False, path_type=Path), help="Judge this executed folder.")
 @click.pass_context
 def grade(
