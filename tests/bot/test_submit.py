@@ -117,3 +117,15 @@ def test_github_submit_pushes_and_opens_the_pull_request(
     }  # fmt: skip
     result = check_run_result(gh, "org/bench", sha, "reprobot")
     assert result is not None and result.state == "graded" and result.score == 0.45
+
+
+def test_forge_submit_wait_without_a_worker_times_out_clearly(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.chdir(ROOT)
+    cfg = _config(tmp_path)
+    runner = CliRunner()
+    runner.invoke(main, ["--config", str(cfg), "forge", "init"])
+    args = ["--config", str(cfg), "submit", str(GOOD), "--paper", "tiny-moons", "--name", "a", "--wait"]
+    r = runner.invoke(main, [*args, "--timeout", "0"])
+    assert r.exit_code == 1 and "no result after 0 s" in r.output
+    r = runner.invoke(main, [*args, "--github", "org/bench", "--work"])
+    assert r.exit_code == 2 and "--work grades on the local forge" in r.output
