@@ -67,6 +67,11 @@ def _opt_str(v: Any) -> str | None:
     return v if isinstance(v, str) and v else None
 
 
+def _threshold(v: Any) -> float | None:
+    ok = isinstance(v, int | float) and not isinstance(v, bool) and 0.0 <= v <= 1.0
+    return float(v) if ok else None
+
+
 @dataclass(frozen=True, slots=True)
 class SubmissionRecord:
     """``submission.json``: who submitted what, written by the worker before any report is rendered."""
@@ -80,6 +85,11 @@ class SubmissionRecord:
     human_baseline: bool
     url: str | None
     graded_at: str | None
+    # where the rest of the story is (filled by the worker; the report links each one it has)
+    check_run_url: str | None = None
+    report_url: str | None = None
+    leaderboard_url: str | None = None
+    pass_threshold: float | None = None  # the check's success line: the report's badges follow it
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> SubmissionRecord:
@@ -95,6 +105,10 @@ class SubmissionRecord:
             human_baseline=d.get("human_baseline") is True,
             url=_opt_str(d.get("url")),
             graded_at=_opt_str(d.get("graded_at")),
+            check_run_url=_opt_str(d.get("check_run_url")),
+            report_url=_opt_str(d.get("report_url")),
+            leaderboard_url=_opt_str(d.get("leaderboard_url")),
+            pass_threshold=_threshold(d.get("pass_threshold")),
         )
 
     def write(self, folder: Path) -> Path:

@@ -15,7 +15,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from bot.assets import asset_dir
+from bot.config_tools import validation_errors, yaml_error
 from bot.errors import ConfigError
+from bot.options import LeaderboardSettings, QuotaSettings
 from judge.config import JudgeSettings
 from runner.config import RunnerSettings
 
@@ -59,6 +61,7 @@ class BotSettings(BaseModel):
     check_name: str = "reprobot"
     grader: str | None = None  # "module:callable" taking Settings -> Grader; default LocalGrader
     report_base_url: str | None = None  # where result folders' report.html are served, if anywhere
+    public_url: str | None = None  # where `reprobot serve` is reachable; it serves /results/... read-only
     progress_every_s: float = Field(default=15.0, ge=0)  # check-run progress updates at most this often
 
     @field_validator("branch_pattern")
@@ -131,6 +134,8 @@ class Settings(BaseModel):
     github: GitHubSettings = Field(default_factory=GitHubSettings)
     forge: ForgeSettings = Field(default_factory=ForgeSettings)
     judge: JudgeSettings = Field(default_factory=JudgeSettings)
+    leaderboard: LeaderboardSettings = Field(default_factory=LeaderboardSettings)
+    quotas: QuotaSettings = Field(default_factory=QuotaSettings)
     secrets: Secrets = Field(default_factory=Secrets, exclude=True)
 
 
@@ -152,10 +157,9 @@ def _secrets_from_env(environ: Mapping[str, str]) -> Secrets:
     return Secrets(**values)
 
 
-def _format_validation_error(exc: ValidationError, source: str) -> str:
-    first = exc.errors()[0]
-    key = ".".join(str(p) for p in first["loc"]) or "(top level)"
-    return f"{source}: key '{key}': {first['msg']}"
+def _format_validation_error(exc: ValidationError, source: str, text: str = "") -> str:
+    """The first problem, with its line and the nearest known key (``bot.config_tools``)."""
+    return validation_errors(exc, source, text, Settings)[0]
 
 
 def load_settings(config_path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -163,15 +167,16 @@ def load_settings(config_path: Path | None = None, environ: Mapping[str, str] | 
     if config_path is None and environ.get("REPROBOT_CONFIG"):
         config_path = Path(environ["REPROBOT_CONFIG"])
     data: dict[str, Any] = {}
-    source = "defaults"
+    source, text = "defaults", ""
     if config_path is not None:
         source = str(config_path)
         try:
-            loaded = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+            text = config_path.read_text(encoding="utf-8")
+            loaded = yaml.safe_load(text)
         except FileNotFoundError:
             raise ConfigError(f"{config_path}: no such configuration file") from None
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{config_path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+            raise ConfigError(yaml_error(str(config_path), exc)) from None  # names line and column
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):
@@ -193,7 +198,7 @@ def load_settings(config_path: Path | None = None, environ: Mapping[str, str] | 
     try:
         return Settings(**data, secrets=_secrets_from_env(environ))
     except ValidationError as exc:
-        raise ConfigError(_format_validation_error(exc, source)) from None
+        raise ConfigError(_format_validation_error(exc, source, text)) from None
 
 
 def queue_path(settings: Settings) -> Path:

@@ -51,8 +51,14 @@ done
 say "5. the leaderboard"
 R leaderboard --results "$DATA/results" --include-dummy --out "$DATA/leaderboard.md" >/dev/null
 cat "$DATA/leaderboard.md"
+for fmt in csv json; do
+  R leaderboard --results "$DATA/results" --include-dummy --format $fmt --out "$DATA/leaderboard.$fmt" >/dev/null
+done
+echo
+R costs
 echo
 echo "reports:"
 find "$DATA/results" -name report.html | sort | sed 's/^/  /'
-echo "leaderboard: $DATA/leaderboard.md"
+echo "leaderboard: $DATA/leaderboard.md (.csv, .json)"
+echo "serve the reports: $ROOT/.venv/bin/reprobot --config $CONFIG serve --results-only"
 echo "queue: $ROOT/.venv/bin/reprobot --config $CONFIG jobs"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install everything reprobot needs on a fresh Debian machine, idempotently:
 #   a virtualenv with reprobot and its test extras, Debian's docker.io (engine started),
-#   debootstrap (to build the default reproduction image offline), chromium (HTML report tests),
+#   debootstrap (to build the default reproduction image offline), chromium and chromium-driver
+#   (HTML report tests, driven by selenium),
 #   and the default reproduction image itself.
 # Re-running is cheap: each step is skipped when its result is already there.
 # REPROBOT_SKIP_DOCKER=1 / REPROBOT_SKIP_BROWSER=1 skip those parts.
@@ -51,8 +52,8 @@ if [ "${REPROBOT_SKIP_DOCKER:-0}" != 1 ]; then
   fi
 fi
 
-# 4. Chromium for the HTML report's browser tests
+# 4. Chromium and its WebDriver (selenium drives it) for the HTML report's browser tests
 if [ "${REPROBOT_SKIP_BROWSER:-0}" != 1 ]; then
-  command -v chromium >/dev/null 2>&1 || apt_install chromium
+  apt_install chromium chromium-driver
 fi
 log "ready"

@@ -93,7 +93,18 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
 # any command module (docker, openai, flask and the judge load only for the command that runs);
 # tests/bot/test_cli_basics.py checks it against every module's COMMANDS.
 COMMAND_TABLE: dict[str, tuple[str, str]] = {
-    "blacklist": ("runner_cmds", "Blacklisted resources of a paper."),
+    "blacklist": (
+        "runner_cmds",
+        "Blacklisted resources of a paper.",
+    ),
+    "config": (
+        "config_cmds",
+        "The configuration file.",
+    ),
+    "costs": (
+        "cost_cmds",
+        "Judge cost (USD) of every graded result folder, totalled by paper, submitter and UTC day.",
+    ),
     "doctor": (
         "runner_cmds",
         "Is this machine ready to run reproductions? One OK/WARN/FAIL line per check, with the fix.",
@@ -106,9 +117,22 @@ COMMAND_TABLE: dict[str, tuple[str, str]] = {
         "grade_cmds",
         "Reproduce SUBMISSION in the sandbox, grade every rubric leaf, write DIR/report.html.",
     ),
-    "image": ("runner_cmds", "The reproduction image."),
-    "import": ("runner_cmds", "Bring results of other graders into reprobot's layout."),
-    "jobs": ("bot_cmds", "List the queue's jobs."),
+    "image": (
+        "runner_cmds",
+        "The reproduction image.",
+    ),
+    "import": (
+        "runner_cmds",
+        "Bring results of other graders into reprobot's layout.",
+    ),
+    "init": (
+        "config_cmds",
+        "Write PATH (default reprobot.yaml): every setting at its default, each with its comment.",
+    ),
+    "jobs": (
+        "bot_cmds",
+        "List the queue's jobs.",
+    ),
     "judge": (
         "judge_cmds",
         "Grade EXECUTED (a `reprobot reproduce --out` folder) against the paper's rubric.",
@@ -119,26 +143,47 @@ COMMAND_TABLE: dict[str, tuple[str, str]] = {
     ),
     "judge-eval-run": (
         "judge_cmds",
-        "Grade EXECUTED with the GOLD tree as the rubric (as PaperBench's JudgeEval runner does), with each "
-        "protocol, and print accuracy, F1 (overall and per category) and cost side by side.",
+        "Grade EXECUTED with the GOLD tree as the rubric (as PaperBench's JudgeEval runner does), with "
+        "each protocol, and print accuracy, F1 (overall and per category) and cost side by side.",
     ),
     "leaderboard": (
         "report_cmds",
-        "Best and latest score per submitter, per paper and overall; full and Code-Dev apart.",
+        "Mean ± SE over runs, best and latest per submitter, per paper and overall; each mode and judge "
+        "protocol ranked apart (dummy-judge and no-paper rows marked).",
     ),
-    "papers": ("rubric", "List the papers of the configured papers folder (gradable = paper.md present)."),
+    "papers": (
+        "rubric",
+        "List the papers of the configured papers folder (gradable = paper.md present).",
+    ),
     "report": (
         "report_cmds",
         "Write RESULT_DIR/report.html (self-contained), or print the comment / check output.",
     ),
-    "reproduce": ("runner_cmds", "Run SUBMISSION's reproduce.sh in the sandbox; results in --out."),
-    "rubric": ("rubric", "Validate and inspect rubric trees."),
+    "reproduce": (
+        "runner_cmds",
+        "Run SUBMISSION's reproduce.sh in the sandbox; results in --out.",
+    ),
+    "rubric": (
+        "rubric",
+        "Validate and inspect rubric trees.",
+    ),
     "score": (
         "scoring",
         "Recompute every internal score from the leaves; the last stdout line is the root score.",
     ),
-    "serve": ("bot_cmds", "Run the webhook app (POST /webhook, GET /healthz)."),
-    "worker": ("bot_cmds", "Process queued jobs: check runs, grading, the PR comment."),
+    "serve": (
+        "bot_cmds",
+        "Run the webhook app (POST /webhook, GET /healthz) and serve result folders read-only (GET "
+        "/results/..., GET /leaderboard).",
+    ),
+    "submit": (
+        "submit_cmds",
+        "Push FOLDER (reproduce.sh at its root) as a submission for paper ID and open it for grading.",
+    ),
+    "worker": (
+        "bot_cmds",
+        "Process queued jobs: check runs, grading, the PR comment.",
+    ),
 }
 COMMAND_MODULES = tuple(sorted({module for module, _ in COMMAND_TABLE.values()}))
 

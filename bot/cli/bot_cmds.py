@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 
 from bot.cli.common import app_settings, echo_json
 from bot.errors import ConfigError
 from bot.jobs.queue import JobQueue
+from bot.jobs.records import Job
+from bot.report.formatting import usd
 from bot.settings import Settings, queue_path
 
 
@@ -22,18 +25,25 @@ def _queue(settings: Settings) -> JobQueue:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8080, show_default=True, type=int, help="TCP port.")
 @click.option("--threads", default=8, show_default=True, type=int, help="Request threads.")
+@click.option(
+    "--results-only", is_flag=True, help="No webhook secret needed: serve result folders only (local forge)."
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
-    """Run the webhook app (POST /webhook, GET /healthz). Needs REPROBOT_WEBHOOK_SECRET only."""
+def serve(ctx: click.Context, host: str, port: int, threads: int, results_only: bool) -> None:
+    """Run the webhook app (POST /webhook, GET /healthz) and serve result folders read-only
+    (GET /results/..., GET /leaderboard). Needs REPROBOT_WEBHOOK_SECRET only."""
     from bot.github.webhook import create_app
 
     settings: Settings = app_settings(ctx)
-    if settings.secrets.webhook_secret is None:
-        raise ConfigError("REPROBOT_WEBHOOK_SECRET is not set: the webhook cannot verify GitHub's signatures")
-    app = create_app(settings, _queue(settings))
-    click.echo(
-        f"reprobot: listening on http://{host}:{port}/webhook (queue {queue_path(settings)})", err=True
-    )
+    if settings.secrets.webhook_secret is None and not results_only:
+        raise ConfigError(
+            "REPROBOT_WEBHOOK_SECRET is not set: the webhook cannot verify GitHub's signatures "
+            "(--results-only serves the result folders without a webhook)"
+        )
+    app = create_app(settings, _queue(settings))  # without a secret every delivery is refused (401)
+    base = f"http://{host}:{port}"
+    what = "results" if results_only else f"{base}/webhook, results"
+    click.echo(f"reprobot: listening: {what} at {base}/results/ (queue {queue_path(settings)})", err=True)
     try:
         import waitress
     except ImportError:  # pragma: no cover - waitress is a dependency; werkzeug's threaded server otherwise
@@ -67,6 +77,13 @@ def worker(ctx: click.Context, once: bool, concurrency: int | None) -> None:
     click.echo(f"reprobot: worker processed {n} job(s)", err=True)
 
 
+def job_cost(job: Job) -> float | None:
+    """The judge's cost of the job's result folder, when it recorded one."""
+    from bot.report.costs import folder_cost
+
+    return folder_cost(Path(job.result_dir)) if job.result_dir else None
+
+
 def _age(ts: float) -> str:
     s = max(0, int(time.time() - ts))
     return f"{s}s" if s < 120 else f"{s // 60}m" if s < 7200 else f"{s // 3600}h"
@@ -82,7 +99,7 @@ def jobs(ctx: click.Context, as_json: bool, repo: str | None, pr: int | None) ->
     settings: Settings = app_settings(ctx)
     rows = _queue(settings).jobs(repo=repo, pr=pr)
     if as_json:
-        echo_json([j.to_dict() for j in rows])
+        echo_json([{**j.to_dict(), "judge_cost_usd": job_cost(j)} for j in rows])
         return
     if not rows:
         click.echo(f"no jobs in {queue_path(settings)}")
@@ -92,7 +109,8 @@ def jobs(ctx: click.Context, as_json: bool, repo: str | None, pr: int | None) ->
         stage = f" ({j.stage})" if j.stage else ""
         click.echo(
             f"{j.id:>5} {j.kind:<7} {j.repo}#{j.pr} {j.head_sha[:7] or '-':<7} {j.mode:<8} "
-            f"{j.state}{stage} attempts={j.attempts} updated {when} ({_age(j.updated_at)} ago)"
+            f"{j.state}{stage} attempts={j.attempts} cost={usd(job_cost(j))} "
+            f"updated {when} ({_age(j.updated_at)} ago)"
             + (f"  {j.message[:60]}" if j.message else "")
         )
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -25,6 +27,34 @@ def resolve_paper(ctx: click.Context, ref: str) -> Paper:
 
 def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=False))
+
+
+
+def judge_option(
+    default: str, choices: tuple[str, ...], *, legacy_flag: bool = False
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--judge CHOICE``: the one spelling of "which judge" (``--judge dummy`` for the dummy
+    judge) on every command. The command function receives ``dummy``: True for ``dummy``, False for
+    ``openai``, None for ``auto`` (the model when one is configured, else the dummy judge).
+    ``legacy_flag`` keeps a hidden ``--dummy`` for scripts written before (same as ``--judge dummy``)."""
+    meaning = {"auto": None, "dummy": True, "openai": False}
+
+    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(f)
+        def wrapper(*args: Any, judge_kind: str, legacy_dummy: bool = False, **kwargs: Any) -> Any:
+            return f(*args, dummy=True if legacy_dummy else meaning[judge_kind], **kwargs)
+
+        if legacy_flag:
+            wrapper = click.option("--dummy", "legacy_dummy", is_flag=True, hidden=True)(wrapper)
+        help_text = "dummy: the dummy judge (no key, no network, placeholder scores; always said)"
+        if "auto" in choices:
+            help_text += "; auto: the configured model when a key or judge.base_url is set, else dummy"
+        kind = click.Choice(choices)
+        return click.option(
+            "--judge", "judge_kind", type=kind, default=default, show_default=True, help=help_text
+        )(wrapper)
+
+    return decorate
 
 
 COMMANDS: list[click.Command] = []

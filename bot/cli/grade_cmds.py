@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from bot.cli.common import app_settings
+from bot.cli.common import app_settings, judge_option
 from bot.grading import GradeRequest
 from bot.settings import Settings
 
@@ -16,14 +16,7 @@ from bot.settings import Settings
 @click.option("--paper", required=True, help="Paper id, or a folder in PaperBench's layout.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--code-dev", is_flag=True, help="Grade the Code-Dev variant (Code Development leaves only).")
-@click.option(
-    "--judge",
-    "judge_kind",
-    type=click.Choice(["auto", "dummy", "openai"]),
-    default="auto",
-    show_default=True,
-    help="auto: the configured OpenAI-compatible endpoint when a key or base URL is set, else dummy.",
-)
+@judge_option("auto", ("auto", "dummy", "openai"))
 @click.option("--reuse", type=click.Path(file_okay=False, path_type=Path), help="Judge this executed folder.")
 @click.option(
     "--agent-log",
@@ -38,7 +31,7 @@ def grade(
     paper: str,
     out_dir: Path,
     code_dev: bool,
-    judge_kind: str,
+    dummy: bool | None,
     reuse: Path | None,
     agent_log: Path | None,
 ) -> None:
@@ -53,7 +46,6 @@ def grade(
 
     settings: Settings = app_settings(ctx)
     sweep_at_start(settings.runner.image)  # containers and temp folders of dead runs
-    dummy = None if judge_kind == "auto" else judge_kind == "dummy"
     grader = LocalGrader(settings, dummy_judge=dummy)
     if grader.dummy_judge:
         click.secho(

@@ -1,7 +1,7 @@
 """``reprobot judge`` and ``reprobot judge-eval-run``: grade an executed submission with an LLM.
 
 The judge's settings come from the ``judge:`` key of the configuration, overridden by options;
-the API key from GRADER_OPENAI_API_KEY / OPENAI_API_KEY (Settings.secrets). ``--dummy`` grades
+the API key from GRADER_OPENAI_API_KEY / OPENAI_API_KEY (Settings.secrets). ``--judge dummy`` grades
 with the dummy judge (no key, no network); outputs print the grade's caveats, whatever they are.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from bot.cli.common import app_settings, echo_json, resolve_paper
+from bot.cli.common import app_settings, echo_json, judge_option, resolve_paper
 from bot.judge_setup import judge_backend_for, judge_secrets, judge_settings_for
 from judge.config import PROTOCOLS, JudgeSettings
 from judge.graded import load_graded
@@ -114,7 +114,7 @@ _ALLOW = click.option(
 )
 @click.option("--cache", "cache_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--estimate", is_flag=True, help="Print expected calls, tokens and dollars; send nothing.")
-@click.option("--dummy", is_flag=True, help="Dummy judge: no key, no network, placeholder scores.")
+@judge_option("openai", ("openai", "dummy"), legacy_flag=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary (or estimate) as JSON.")
 @click.pass_context
 def judge_cmd(
@@ -202,7 +202,7 @@ def _as_executed(path: Path, tmp: Path) -> Path:
 @click.option("--leaves-per-call", type=click.IntRange(1, 64), default=None)
 @click.option("--concurrency", type=click.IntRange(1, 256), default=None)
 @click.option("--cache", "cache_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
-@click.option("--dummy", is_flag=True)
+@judge_option("openai", ("openai", "dummy"), legacy_flag=True)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def judge_eval_run(

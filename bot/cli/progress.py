@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 import time
 from typing import TextIO
+
+FINAL_STAGES = frozenset({"rejected", "infra_error"})  # the command prints the outcome itself, once
 
 
 class TerminalProgress:
@@ -19,19 +23,29 @@ class TerminalProgress:
         self._last_at = 0.0
 
     def __call__(self, stage: str, detail: str) -> None:
+        if stage in FINAL_STAGES:
+            return
         now = time.monotonic()
         if stage == self._last_stage and now - self._last_at < self.min_interval_s:
             return
         elapsed = now - self.started
         line = f"[{elapsed:6.1f} s] {stage:<11} {' '.join(detail.split())}"
         if self.tty:
-            width = 120
+            width = max(20, self._columns() - 1)  # the line never wraps
+            if len(line) > width:
+                line = line[: width - 1] + "…"
             end = "\n" if stage != self._last_stage and self._last_stage else ""
-            self.stream.write(f"{end}\r{line[:width]:<{width}}")
+            self.stream.write(f"{end}\r{line:<{width}}")
         else:
             self.stream.write(line + "\n")
         self.stream.flush()
         self._last_stage, self._last_at = stage, now
+
+    def _columns(self) -> int:
+        try:
+            return os.get_terminal_size(self.stream.fileno()).columns
+        except (OSError, AttributeError, ValueError):
+            return shutil.get_terminal_size((120, 24)).columns
 
     def close(self) -> None:
         if self.tty and self._last_stage:

@@ -48,7 +48,9 @@ def report(result_dir: Path, comment: bool, check: bool, report_url: str | None,
     default=None,
     help="Folder of result folders (default: <data_dir>/results).",
 )
-@click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["md", "html", "csv", "json"]), default="md", show_default=True
+)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write here.")
 @click.option("--human", "human_users", multiple=True, help="Submitter to mark as human baseline (repeat).")
 @click.option("--include-dummy", is_flag=True, help="Also rank results graded by the dummy judge.")
@@ -63,13 +65,19 @@ def leaderboard(
     include_dummy: bool,
     title: str,
 ) -> None:
-    """Best and latest score per submitter, per paper and overall; full and Code-Dev apart."""
+    """Mean ± SE over runs, best and latest per submitter, per paper and overall; each mode and judge
+    protocol ranked apart (dummy-judge and no-paper rows marked)."""
     if results_dir is None:
         results_dir = Path(app_settings(ctx).data_dir) / "results"
     if not results_dir.is_dir():
         raise click.UsageError(f"{results_dir}: no such results folder")
     board = build_leaderboard(results_dir, human_users=human_users, include_dummy=include_dummy)
-    text = render_markdown(board, title=title) if fmt == "md" else render_html(board, title=title)
+    from bot.report.leaderboard_export import to_csv, to_json
+
+    if fmt in ("csv", "json"):
+        text = to_csv(board) if fmt == "csv" else to_json(board)
+    else:
+        text = render_markdown(board, title=title) if fmt == "md" else render_html(board, title=title)
     for reason in board.skipped:
         click.echo(f"reprobot: skipped {reason}", err=True)
     if out is None:

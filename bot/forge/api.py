@@ -12,7 +12,7 @@ import fcntl
 import json
 import sys
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
@@ -124,7 +124,7 @@ class ForgeAPI:
         lines = [f"reprobot: {out.get('title', '')} [{check.get('conclusion')}]"]
         summary = str(out.get("summary", "")).strip()
         if summary:
-            lines += ["", *summary.splitlines()[:12]]
+            lines += ["", *summary.splitlines()]  # the whole summary: categories, failures, facts
         if check.get("details_url"):
             lines += ["", f"report: {check['details_url']}"]
         return "\n".join(lines) + "\n"
@@ -183,6 +183,11 @@ class ForgeAPI:
 
     def get_pull(self, repo: str, number: int) -> dict[str, Any]:
         return {"number": number, "state": "open", "head": {}, "base": {}}
+
+    def publish_files(self, repo: str, branch: str, files: Mapping[str, bytes], message: str) -> None:
+        commit = self.forge.commit_files(branch, dict(files), message)
+        if commit:
+            self.echo(f"published {len(files)} file(s) to {branch} ({commit[:7]})")
 
 
 def clients_for(settings: Settings, github_factory: Callable[[Settings], GitHubFactory]) -> GitHubFactory:

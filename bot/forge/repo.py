@@ -53,8 +53,12 @@ def parse_post_receive(lines: Iterable[str]) -> Iterator[PushedSubmission]:
         yield PushedSubmission(match["paper"], ref.removeprefix("refs/heads/"), new)
 
 
-def _git(*args: str, cwd: Path | None = None, input_text: str | None = None) -> str:
+def _git(
+    *args: str, cwd: Path | None = None, input_text: str | None = None, index: Path | None = None
+) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    if index is not None:
+        env["GIT_INDEX_FILE"] = str(index)
     env.update(GIT_TERMINAL_PROMPT="0", GIT_AUTHOR_NAME="reprobot", GIT_AUTHOR_EMAIL="reprobot@localhost",
                GIT_COMMITTER_NAME="reprobot", GIT_COMMITTER_EMAIL="reprobot@localhost")  # fmt: skip
     proc = subprocess.run(
@@ -145,6 +149,33 @@ class LocalForge:
             return _git("notes", f"--ref={NOTES_REF}", "show", sha, cwd=self.path)
         except BotError:
             return None
+
+    def commit_files(self, branch: str, files: dict[str, bytes], message: str) -> str | None:
+        """One commit on ``branch`` (created if missing) holding ``files`` over its current tree;
+        None when nothing changed."""
+        import tempfile
+
+        ref = f"refs/heads/{branch}"
+        try:
+            parent: str | None = _git("rev-parse", "--verify", "-q", ref, cwd=self.path).strip()
+        except BotError:
+            parent = None
+        with tempfile.TemporaryDirectory() as tmp:
+            index = Path(tmp) / "index"
+            if parent:
+                _git("read-tree", parent, cwd=self.path, index=index)
+            for path, content in files.items():
+                blob = _git("hash-object", "-w", "--stdin", cwd=self.path,
+                            input_text=content.decode("utf-8", errors="replace")).strip()  # fmt: skip
+                entry = f"100644,{blob},{path}"
+                _git("update-index", "--add", "--cacheinfo", entry, cwd=self.path, index=index)
+            tree = _git("write-tree", cwd=self.path, index=index).strip()
+        if parent and _git("rev-parse", f"{parent}^{{tree}}", cwd=self.path).strip() == tree:
+            return None
+        args = ["commit-tree", tree, "-m", message] + (["-p", parent] if parent else [])
+        commit = _git(*args, cwd=self.path).strip()
+        _git("update-ref", ref, commit, cwd=self.path)
+        return commit
 
     def submission_ref(self, sha: str) -> str:
         """What the runner fetches: this forge's URL at exactly that commit."""

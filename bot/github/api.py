@@ -7,7 +7,7 @@ JSON, within GitHub's limits, by ``CheckRunOutput.requests``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -123,6 +123,10 @@ class GitHubAPI(Protocol):
     def download_artifact(self, repo: str, run_id: int, name: str, dest: Path) -> Path: ...
 
     def get_pull(self, repo: str, number: int) -> dict[str, Any]: ...
+
+    def publish_files(self, repo: str, branch: str, files: Mapping[str, bytes], message: str) -> None:
+        """Commit ``files`` (path -> bytes) to ``branch`` of ``repo``; unchanged files are left alone."""
+        ...
 
 
 GitHubFactory = Callable[[int | None, str], GitHubAPI]  # (installation id, repository) -> client

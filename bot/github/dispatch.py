@@ -18,6 +18,7 @@ from pathlib import Path
 
 from bot.errors import BotError
 from bot.github.api import GitHubAPI
+from bot.github.workflow_inputs import limit_inputs
 from bot.jobs.records import Job
 from bot.settings import Settings
 
@@ -43,14 +44,14 @@ class ActionsDispatcher:
         self.workflow_ref = d.workflow_ref
         self.workflow_repository = d.workflow_repository
         self.artifact_name = d.artifact_name
+        self.settings = settings
 
     def workflow_repo(self, job: Job) -> str:
         return self.workflow_repository or job.repo
 
     def start(self, gh: GitHubAPI, job: Job) -> None:
-        gh.dispatch_workflow(
-            self.workflow_repo(job), self.workflow_file, self.workflow_ref, workflow_inputs(job)
-        )
+        inputs = {**workflow_inputs(job), **limit_inputs(self.settings, job.paper)}  # the organizer's limits
+        gh.dispatch_workflow(self.workflow_repo(job), self.workflow_file, self.workflow_ref, inputs)
 
     def fetch(self, gh: GitHubAPI, job: Job, dest: Path) -> Path:
         if job.external is None:

@@ -14,12 +14,13 @@ import stat
 import tempfile
 import threading
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from bot.errors import BotError
 from bot.github.api import CheckRunOutput, GitHubAPI, GitHubError, GitHubFactory
+from bot.github.contents import publish_contents
 from bot.settings import Settings
 
 MAX_ARTIFACT_BYTES = 4 * 1024**3
@@ -180,6 +181,9 @@ class PyGithubAPI:
     def get_pull(self, repo: str, number: int) -> dict[str, Any]:
         pull = self._call("get pull request", lambda: self._repo(repo).get_pull(number))
         return dict(pull.raw_data)
+
+    def publish_files(self, repo: str, branch: str, files: Mapping[str, bytes], message: str) -> None:
+        self._call("publish files", lambda: publish_contents(self._repo(repo), branch, files, message))
 
 
 def safe_unzip(archive: Path, dest: Path, max_bytes: int = MAX_ARTIFACT_BYTES) -> None:

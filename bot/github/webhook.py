@@ -22,6 +22,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from bot.github.routing import route
 from bot.jobs.queue import JobQueue
 from bot.jobs.steps import reached
+from bot.report.serve import register_results
 from bot.settings import Settings, queue_path
 from judge.papers import PaperRegistry
 
@@ -46,6 +47,7 @@ def create_app(settings: Settings, queue: JobQueue | None = None) -> Flask:
     registry = PaperRegistry(settings.papers.rubrics_dir, settings.papers.blacklists_dir)
     secret = settings.secrets.webhook_secret
     app.extensions["reprobot_queue"] = q
+    register_results(app, settings)  # GET /results/..., GET /leaderboard: read-only
 
     def step(name: str) -> None:
         reached(name)

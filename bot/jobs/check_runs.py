@@ -10,6 +10,7 @@ from bot.github.api import Annotation, AnnotationLevel, CheckRunOutput
 from bot.jobs.context import JobContext
 from bot.jobs.records import Job, JobOutcome
 from bot.report import render_check_output
+from bot.report.annotations import annotations_for
 from bot.results import ResultFolder
 
 QUEUED = CheckRunOutput("Queued", "Waiting for a worker.")
@@ -97,6 +98,8 @@ def complete_check(ctx: JobContext, job: Job, report_url: str | None) -> None:
     assert job.check_run_id is not None
     conclusion, output = conclusion_and_output(ctx, job, report_url)
     annotations = blacklist_annotations(Path(job.result_dir)) if job.result_dir else ()
+    if job.result_dir and job.outcome is not None and job.outcome.graded:
+        annotations += annotations_for(Path(job.result_dir))  # the evidence each verdict cites
     if annotations:
         output = CheckRunOutput(output.title, output.summary, output.text, annotations)
     ctx.gh.update_check_run(

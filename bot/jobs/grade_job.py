@@ -23,6 +23,9 @@ from bot.grading import GradeOutcome, Grader, GradeRequest, ProgressFn
 from bot.jobs.check_runs import close_if_cancelled, complete_check, ensure_check_run, show_stage
 from bot.jobs.comment import post_comment
 from bot.jobs.context import JobContext
+from bot.jobs.publish import publish_leaderboard
+from bot.jobs.quota import quota_refusal
+from bot.jobs.record_links import folder_url, record_links
 from bot.jobs.records import Job, JobCancelled, JobOutcome
 from bot.jobs.retry import backoff_delay
 from bot.results import ResultFolder, SubmissionRecord
@@ -38,12 +41,7 @@ def result_folder(settings: Settings, job: Job) -> Path:
 
 
 def report_url(settings: Settings, job: Job) -> str | None:
-    base = settings.bot.report_base_url
-    if not base or not job.result_dir:
-        return None
-    root, folder = results_dir(settings), Path(job.result_dir)
-    rel = folder.relative_to(root) if folder.is_relative_to(root) else Path(folder.name)
-    return f"{base.rstrip('/')}/{rel.as_posix()}/report.html"
+    return folder_url(settings, Path(job.result_dir)) if job.result_dir else None
 
 
 def submission_record(job: Job) -> SubmissionRecord:
@@ -105,6 +103,8 @@ class GradeJob:
             post_comment(ctx, job, url)
             job = ctx.queue.update(job.id, comment_done=1)
             ctx.step("comment_posted", job)
+        if outcome.graded:
+            publish_leaderboard(ctx, job)  # best effort: never fails the job
         final = "infra_error" if outcome.infra_error else "posted"
         ctx.queue.update(job.id, state=final, stage="", message=outcome.message[:500])
         ctx.step("posted", job)
@@ -175,6 +175,10 @@ class GradeJob:
         assert job.check_run_id is not None
         out_dir = result_folder(self.settings, job)
         reuse: Path | None = Path(job.reuse_from) if job.reuse_from else None
+        refusal = quota_refusal(self.settings, ctx.queue, job)
+        if refusal is not None:  # answered like a rejection: a clear check run and comment, no grade
+            refused = JobOutcome("rejected", refusal, final=True)
+            return ctx.queue.update(job.id, state="reporting", outcome=refused)
         if self.dispatcher is not None and reuse is None:
             reuse = self._dispatch(job, out_dir)
             if reuse is None:
@@ -186,7 +190,8 @@ class GradeJob:
         if out_dir.exists():
             shutil.rmtree(out_dir)
         out_dir.mkdir(parents=True)
-        submission_record(job).write(out_dir)  # before any report is rendered
+        record = replace(submission_record(job), **record_links(self.settings, job, out_dir))
+        record.write(out_dir)  # before any report is rendered
         request = GradeRequest(
             submission=f"{job.info.clone_url or job.repo}@{job.head_sha}",
             paper=str(job.paper),

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bot.errors import BotError
+from bot.report.evidence import NO_EVIDENCE, LeafEvidence, evidence_of
 from bot.results import BLACKLIST, GRADE, JUDGE_SUMMARY, RUN_METADATA, SUBMISSION_RECORD, SubmissionRecord
 from judge.errors import JudgeError
 from judge.graded import GradedNode, ScoreSummary, aggregate, leaf_shares, load_graded, summarize
@@ -53,6 +54,7 @@ class JudgeInfo:
     prompt_version: str | None
     started_at: str | None
     finished_at: str | None
+    protocol: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,7 @@ class LeafInfo:
     lost: float
     verdict: Verdict
     path: tuple[GradedNode, ...]
+    evidence: LeafEvidence = NO_EVIDENCE
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +101,10 @@ class ReportContext:
     missing: tuple[str, ...]
     problems: tuple[str, ...]
     leaves: tuple[LeafInfo, ...]
+
+    def evidence_index(self) -> dict[int, LeafEvidence]:
+        """Each leaf's citations keyed by ``id(node)`` (node ids may repeat in real rubrics)."""
+        return {id(leaf.node): leaf.evidence for leaf in self.leaves}
 
     @property
     def failing(self) -> tuple[LeafInfo, ...]:
@@ -152,6 +159,7 @@ def _judge_info(d: Mapping[str, Any]) -> JudgeInfo:
         prompt_version=_opt_str(d.get("prompt_version")),
         started_at=_opt_str(d.get("started_at")),
         finished_at=_opt_str(d.get("finished_at")),
+        protocol=_opt_str(d.get("protocol")),
     )
 
 
@@ -232,6 +240,7 @@ def load_context(result_dir: Path) -> ReportContext:
             lost=share * (1.0 - (leaf.score if leaf.valid_score else 0.0)),
             verdict=verdict_of(leaf),
             path=ancestors,
+            evidence=evidence_of(leaf, result_dir),
         )
         for leaf, share, ancestors in leaf_shares(root)
     )

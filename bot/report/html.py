@@ -1,6 +1,7 @@
 """The self-contained HTML report: the whole tree, every explanation and the evidence it cited.
 
-One file, inline CSS and JS, no network. Jinja2 autoescaping covers all text; the script only
+One file, inline CSS and JS, no network; it links the run's log and metadata
+beside it. Jinja2 autoescaping covers all text; the script only
 toggles attributes and never builds HTML from data. The script honours a URL fragment such as
 ``report.html#expand=NODE_ID&verdict=fail&category=code-execution&q=adam`` (used by the browser
 tests and handy for links from the PR comment).
@@ -16,8 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from bot.report import formatting
+from bot.report.bands import DEFAULT_PASS_THRESHOLD, band
 from bot.report.context import ReportContext
 from bot.report.escaping import clean, clip
+from bot.report.evidence import CITATIONS_KEY, NO_EVIDENCE
+from bot.report.links import report_links, run_attempts
 from bot.report.templating import html_env
 from bot.report.tree import LEVELS, node_stats, tree_rows
 from judge.rubric import TASK_CATEGORIES
@@ -31,10 +35,9 @@ def category_slug(category: str | None) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class Evidence:
+class AuditFact:
     key: str
-    items: tuple[str, ...]
-    more: int
+    value: str
 
 
 def _item_text(x: Any) -> str:
@@ -46,31 +49,38 @@ def _item_text(x: Any) -> str:
         return clip(repr(x), 1000)
 
 
-def split_metadata(meta: Mapping[str, Any] | None) -> tuple[list[Evidence], list[tuple[str, str]]]:
-    """Lists in judge_metadata are evidence (cited files, keys, quotes); the rest is shown as facts."""
-    evidence: list[Evidence] = []
-    facts: list[tuple[str, str]] = []
+def audit_facts(meta: Mapping[str, Any] | None) -> list[AuditFact]:
+    """The auditor's view of judge_metadata (tokens, hashes, call ids, files read): everything but
+    the citations, which are the evidence and shown as such."""
+    facts: list[AuditFact] = []
     for key, value in (meta or {}).items():
-        k = clip(key, 100)
+        if key == CITATIONS_KEY or value is None:
+            continue
         if isinstance(value, list | tuple):
-            items = tuple(_item_text(x) for x in value[:EVIDENCE_ITEMS])
-            evidence.append(Evidence(k, items, max(0, len(value) - EVIDENCE_ITEMS)))
+            items = [_item_text(x) for x in value[:EVIDENCE_ITEMS]]
+            more = f" … {len(value) - EVIDENCE_ITEMS} more" if len(value) > EVIDENCE_ITEMS else ""
+            facts.append(AuditFact(clip(key, 100), clip(", ".join(items), META_CHARS) + more))
         elif isinstance(value, dict):
-            facts.append(
-                (k, _item_text(value) if len(str(value)) < META_CHARS else clip(str(value), META_CHARS))
-            )
-        elif value is not None:
-            facts.append((k, clip(value, META_CHARS)))
-    return evidence, facts
+            facts.append(AuditFact(clip(key, 100), clip(_item_text(value), META_CHARS)))
+        else:
+            facts.append(AuditFact(clip(key, 100), clip(value, META_CHARS)))
+    return facts
+
+
+def threshold_of(ctx: ReportContext) -> float:
+    sub = ctx.submission
+    return sub.pass_threshold if sub and sub.pass_threshold is not None else DEFAULT_PASS_THRESHOLD
 
 
 def render_html_report(ctx: ReportContext) -> str:
     stats = node_stats(ctx)
     full = LEVELS[0]
+    threshold = threshold_of(ctx)
+    evidence = ctx.evidence_index()
     rows = []
     for i, r in enumerate(tree_rows(ctx, full, stats)):
         n = r.node
-        evidence, facts = split_metadata(n.judge_metadata) if n.is_leaf else ([], [])
+        facts = audit_facts(n.judge_metadata) if n.is_leaf else []
         cats = (
             sorted({category_slug(leaf.task_category) for leaf in n.leaves()})
             if r.kind == "open"
@@ -86,8 +96,9 @@ def render_html_report(ctx: ReportContext) -> str:
                 "requirements": clean(n.requirements),
                 "explanation": clean(n.explanation),
                 "categories": " ".join(cats),
-                "evidence": evidence,
+                "evidence": evidence.get(id(n), NO_EVIDENCE),
                 "facts": facts,
+                "band": band(n.score, threshold, invalid=n.is_leaf and not n.valid_score),
             }
         )
     s = ctx.summary
@@ -114,6 +125,11 @@ def render_html_report(ctx: ReportContext) -> str:
         "missing": ctx.missing,
         "problems": ctx.problems,
         "failing": ctx.failing[:20],
+        "band": band(s.score, threshold),
+        "threshold": formatting.pct(threshold, 0),
+        "links": report_links(ctx),
+        "attempts": run_attempts(ctx),
+        "protocol": judge.protocol if judge else None,
     }
     template = html_env().get_template("report.html.j2")
     return template.render(v=view, rows=rows, pct=formatting.pct, weight=formatting.weight)

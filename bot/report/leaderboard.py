@@ -1,15 +1,18 @@
 """The leaderboard over all graded result folders (docs/FORMATS.md, docs/LEADERBOARD.md).
 
-Scans ``RESULTS/**/judge_summary.json`` with ``submission.json`` beside it. Per paper and mode
-(full and Code-Dev are separate boards): best and latest score per submitter. Overall per mode:
-each submitter's mean best score over every paper on that board (a paper not attempted counts 0,
-as in PaperBench's average replication score). Dummy-judge results are left out unless asked for;
-human baselines are marked (``human_baseline`` in submission.json, or a configured user list).
+Scans ``RESULTS/**/judge_summary.json`` with ``submission.json`` beside it. One ranking per *track*
+(mode x judge protocol; the dummy judge and grades made without the paper are tracks of their own,
+marked in every format): per paper, each submitter's mean score over their graded runs with its
+standard error (a result over several runs is reported as a mean), beside their best and latest
+run; overall, each submitter's mean over every paper of the track (a paper not attempted counts 0,
+as in PaperBench's average replication score). Dummy-judge results are left out unless asked for; human
+baselines are marked (``human_baseline`` in submission.json, or a configured user list).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -20,10 +23,37 @@ from markupsafe import Markup
 
 from bot.report.escaping import md_inline
 from bot.report.templating import html_env, markdown_env
-from judge.summary import GradeSummary
+from judge.summary import DUMMY_CAVEAT, NO_PAPER_CAVEAT, GradeSummary
 
 MODES = ("full", "code-dev")
 MODE_LABEL = {"full": "Full rubric", "code-dev": "Code-Dev"}
+DEFAULT_PROTOCOL = "paperbench"
+DUMMY = "dummy judge"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Track:
+    """One ranking: a mode and a judge protocol. Scores of different tracks are never compared;
+    the dummy judge and grades made without the paper are tracks of their own."""
+
+    mode: str
+    protocol: str
+    no_paper: bool = False
+
+    @property
+    def label(self) -> str:
+        text = f"{MODE_LABEL.get(self.mode, self.mode)} · {self.protocol}"
+        if self.protocol == DUMMY:
+            text += " (NOT real grades)"
+        elif self.protocol != DEFAULT_PROTOCOL:
+            text += " protocol"
+        return text + (" · graded WITHOUT the paper" if self.no_paper else "")
+
+    @property
+    def marker(self) -> str:
+        """What every row of this track carries in every format ('' for a real track)."""
+        marks = ["DUMMY" if self.protocol == DUMMY else "", "NO PAPER" if self.no_paper else ""]
+        return " ".join(m for m in marks if m)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,24 +72,34 @@ class Entry:
     head_sha: str | None
     caveats: tuple[str, ...]  # the grade's caveats (dummy judge, no paper): marked in every format
     folder: str
+    protocol: str = DEFAULT_PROTOCOL
+    report_url: str | None = None
+
+    @property
+    def track(self) -> Track:
+        """Grades with a caveat rank apart: the dummy judge's and those made without the paper."""
+        protocol = DUMMY if DUMMY_CAVEAT in self.caveats else self.protocol
+        return Track(self.mode, protocol, NO_PAPER_CAVEAT in self.caveats)
 
 
 @dataclass(frozen=True, slots=True)
 class Standing:
-    """A submitter on one paper's board."""
+    """A submitter on one paper's board: best, latest, and the mean over every graded run."""
 
     submitter: str
     human_baseline: bool
     best: Entry
     latest: Entry
     runs: int
+    mean: float = 0.0
+    se: float | None = None  # standard error of the mean (None for a single run)
 
 
 @dataclass(frozen=True, slots=True)
 class PaperBoard:
     paper_id: str
     mode: str
-    standings: tuple[Standing, ...]  # best score first
+    standings: tuple[Standing, ...]  # highest mean first
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,14 +110,20 @@ class OverallRow:
     mean_latest: float
     papers_attempted: int
     papers_total: int
+    mean: float = 0.0  # mean over the track's papers of the submitter's mean per paper (0 if not tried)
 
 
 @dataclass(frozen=True, slots=True)
 class Leaderboard:
-    boards: dict[str, tuple[PaperBoard, ...]]  # mode -> per-paper boards
-    overall: dict[str, tuple[OverallRow, ...]]  # mode -> overall rows, best first
+    boards: dict[Track, tuple[PaperBoard, ...]]  # per-paper boards of each track
+    overall: dict[Track, tuple[OverallRow, ...]]  # overall rows of each track, highest mean first
     entries: int
     skipped: tuple[str, ...] = field(default=())  # folders left out, with the reason
+
+    @property
+    def tracks(self) -> tuple[Track, ...]:
+        """Real tracks first (full before Code-Dev), then the marked ones."""
+        return tuple(sorted(self.boards, key=lambda t: (bool(t.marker), MODES.index(t.mode), t)))
 
 
 def _num(v: Any) -> float | None:
@@ -90,6 +136,10 @@ def _read(path: Path) -> dict[str, Any] | None:
     except (OSError, UnicodeDecodeError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def _str(v: Any) -> str | None:
+    return v if isinstance(v, str) and v else None
 
 
 def scan(
@@ -118,8 +168,8 @@ def scan(
             skipped.append(f"{rel}: missing score, paper_id or submitter")
             continue
         caveats = GradeSummary.from_dict(summary).caveats
-        if caveats and not include_dummy:
-            skipped.append(f"{rel}: {'; '.join(caveats)}")
+        if DUMMY_CAVEAT in caveats and not include_dummy:
+            skipped.append(f"{rel}: {DUMMY_CAVEAT}")
             continue
         mode = summary.get("mode") or sub.get("mode") or "full"
         pr = sub.get("pr_number")
@@ -132,55 +182,68 @@ def scan(
                 coverage=min(max(cov if cov is not None else 1.0, 0.0), 1.0),
                 graded_at=str(sub.get("graded_at") or summary.get("finished_at") or ""),
                 human_baseline=sub.get("human_baseline") is True or submitter.lower() in humans,
-                url=sub.get("url") if isinstance(sub.get("url"), str) else None,
+                url=_str(sub.get("url")),
                 pr_number=pr if isinstance(pr, int) and not isinstance(pr, bool) else None,
-                head_sha=sub.get("head_sha") if isinstance(sub.get("head_sha"), str) else None,
+                head_sha=_str(sub.get("head_sha")),
                 caveats=caveats,
                 folder=rel,
+                protocol=(_str(summary.get("protocol")) or DEFAULT_PROTOCOL)[:40],
+                report_url=_str(sub.get("report_url")),
             )
         )
     return entries, skipped
 
 
+def mean_se(scores: list[float]) -> tuple[float, float | None]:
+    """The mean and its standard error (sample standard deviation / sqrt(n); None for n < 2)."""
+    n = len(scores)
+    mean = sum(scores) / n
+    if n < 2:
+        return mean, None
+    var = sum((x - mean) ** 2 for x in scores) / (n - 1)
+    return mean, math.sqrt(var / n)
+
+
+def _standing(submitter: str, runs: list[Entry]) -> Standing:
+    best = max(runs, key=lambda e: (e.score, e.graded_at))
+    latest = max(runs, key=lambda e: (e.graded_at, e.folder))
+    mean, se = mean_se([r.score for r in runs])
+    return Standing(submitter, any(r.human_baseline for r in runs), best, latest, len(runs), mean, se)
+
+
 def build(entries: list[Entry], skipped: Iterable[str] = ()) -> Leaderboard:
-    boards: dict[str, tuple[PaperBoard, ...]] = {}
-    overall: dict[str, tuple[OverallRow, ...]] = {}
-    for mode in MODES:
-        by_paper: dict[str, dict[str, list[Entry]]] = defaultdict(lambda: defaultdict(list))
-        for e in entries:
-            if e.mode == mode:
-                by_paper[e.paper_id][e.submitter].append(e)
-        mode_boards = []
+    grouped: dict[Track, dict[str, dict[str, list[Entry]]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(list))
+    )
+    for e in entries:
+        grouped[e.track][e.paper_id][e.submitter].append(e)
+    boards: dict[Track, tuple[PaperBoard, ...]] = {}
+    overall: dict[Track, tuple[OverallRow, ...]] = {}
+    for track, by_paper in grouped.items():
+        track_boards = []
         for paper in sorted(by_paper):
-            standings = []
-            for submitter, runs in by_paper[paper].items():
-                best = max(runs, key=lambda e: (e.score, e.graded_at))
-                latest = max(runs, key=lambda e: (e.graded_at, e.folder))
-                standings.append(
-                    Standing(submitter, any(r.human_baseline for r in runs), best, latest, len(runs))
-                )
-            standings.sort(key=lambda s: (-s.best.score, s.submitter.lower()))
-            mode_boards.append(PaperBoard(paper, mode, tuple(standings)))
-        if not mode_boards:
-            continue
-        boards[mode] = tuple(mode_boards)
-        papers = len(mode_boards)
-        best_sum: dict[str, float] = defaultdict(float)
-        latest_sum: dict[str, float] = defaultdict(float)
+            standings = [_standing(who, runs) for who, runs in by_paper[paper].items()]
+            standings.sort(key=lambda s: (-s.mean, -s.best.score, s.submitter.lower()))
+            track_boards.append(PaperBoard(paper, track.mode, tuple(standings)))
+        boards[track] = tuple(track_boards)
+        papers = len(track_boards)
+        sums: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
         attempted: dict[str, int] = defaultdict(int)
         human: dict[str, bool] = defaultdict(bool)
-        for board in mode_boards:
+        for board in track_boards:
             for s in board.standings:
-                best_sum[s.submitter] += s.best.score
-                latest_sum[s.submitter] += s.latest.score
+                acc = sums[s.submitter]
+                acc[0] += s.best.score
+                acc[1] += s.latest.score
+                acc[2] += s.mean
                 attempted[s.submitter] += 1
                 human[s.submitter] |= s.human_baseline
         rows = [
-            OverallRow(u, human[u], best_sum[u] / papers, latest_sum[u] / papers, attempted[u], papers)
-            for u in best_sum
+            OverallRow(u, human[u], v[0] / papers, v[1] / papers, attempted[u], papers, v[2] / papers)
+            for u, v in sums.items()
         ]
-        rows.sort(key=lambda r: (-r.mean_best, r.submitter.lower()))
-        overall[mode] = tuple(rows)
+        rows.sort(key=lambda r: (-r.mean, -r.mean_best, r.submitter.lower()))
+        overall[track] = tuple(rows)
     return Leaderboard(boards, overall, len(entries), tuple(skipped))
 
 
@@ -200,11 +263,23 @@ def _link(entry: Entry) -> Markup:
     return md_inline(label)
 
 
+def _report_link(entry: Entry) -> Markup:
+    url = entry.report_url or ""
+    if url.startswith("https://") and not any(c in url for c in " \t\n<>()[]\"'`\\"):
+        return Markup(f" · [report]({url})")
+    return Markup("")
+
+
+def mean_text(s: Standing | OverallRow) -> str:
+    se = getattr(s, "se", None)
+    return f"{100 * s.mean:.1f}%" + (f" ± {100 * se:.1f}" if se is not None else "")
+
+
 def render_markdown(board: Leaderboard, *, title: str = "reprobot leaderboard") -> str:
     return (
         markdown_env()
         .get_template("leaderboard.md.j2")
-        .render(lb=board, title=title, modes=MODES, mode_label=MODE_LABEL, link=_link)
+        .render(lb=board, title=title, link=_link, report_link=_report_link, mean_text=mean_text)
     )
 
 
@@ -212,5 +287,5 @@ def render_html(board: Leaderboard, *, title: str = "reprobot leaderboard") -> s
     return (
         html_env()
         .get_template("leaderboard.html.j2")
-        .render(lb=board, title=title, modes=MODES, mode_label=MODE_LABEL)
+        .render(lb=board, title=title, mean_text=mean_text)
     )

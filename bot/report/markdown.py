@@ -15,9 +15,13 @@ from typing import Any
 from markupsafe import Markup
 
 from bot.github.api import MAX_COMMENT
+from bot.github.commands import COMMANDS
 from bot.report import formatting
+from bot.report.bands import DEFAULT_PASS_THRESHOLD, ICONS, band
 from bot.report.context import LeafInfo, ReportContext
 from bot.report.escaping import clip, md_code, md_inline
+from bot.report.evidence import NO_EVIDENCE, LeafEvidence
+from bot.report.links import report_links
 from bot.report.templating import markdown_env
 from bot.report.tree import LEVELS, NodeStats, TreeStyle, node_stats, tree_rows
 from judge.graded import GradedNode
@@ -56,14 +60,36 @@ _MISSING_WHAT = {
 }
 
 
-def icon(stats: NodeStats, node: GradedNode | None = None) -> str:
+def icon(stats: NodeStats, node: GradedNode | None = None, threshold: float | None = None) -> str:
+    """A leaf's verdict; an internal node's score band, as the check and the HTML badges show it."""
+    if node is not None and not node.is_leaf:
+        return ICONS[band(node.score, DEFAULT_PASS_THRESHOLD if threshold is None else threshold)]
     if stats.verdict == "pass":
         return "✅"
     if stats.verdict == "invalid":
         return "⚠️"
-    if node is not None and not node.is_leaf and node.score > 0:
-        return "🟡"
     return "❌"
+
+
+def evidence_md(ev: LeafEvidence, style: TreeStyle) -> Markup:
+    """A leaf's citations on one Markdown line (empty when the tree leaves explanations out)."""
+    if style.explanation_chars == 0:
+        return Markup("")
+    if ev.none:
+        return Markup("<br>📎 <i>no evidence cited</i>")
+    quote_chars = 160 if style.explanation_chars is None else min(160, style.explanation_chars // 2)
+    shown = ev.citations[:3] if style.explanation_chars and style.explanation_chars < 1000 else ev.citations
+    parts = []
+    for c in shown:
+        text = f"{md_code(c.where, 200)}"
+        if c.quote:
+            text += f" “{md_inline(' '.join(c.quote.split()), quote_chars)}”"
+        if c.found is False:
+            text += " **(quote not found in the submission)**"
+        parts.append(text)
+    more = len(ev.citations) - len(shown) + ev.more
+    tail = f" · …{more} more" if more else ""
+    return Markup("<br>📎 " + " · ".join(parts) + tail)
 
 
 def _failing_row(leaf: LeafInfo) -> dict[str, Any]:
@@ -154,6 +180,13 @@ def build_view(
         )
         + ("" if ctx.mode_known else " (inferred: no mode recorded)"),
         "caveats": list(judge.caveats) if judge else [],
+        "protocol": md_inline(judge.protocol, 40) if judge and judge.protocol else None,
+        "links": [
+            Markup(f"[{md_inline(link.label)}]({link.url})")
+            for link in report_links(ctx, report_url=report_url, local=False)
+            if link.key not in ("report", "pr")  # the comment sits on the PR; the report link has its line
+        ],
+        "commands": [Markup(f"`/reprobot {c}`") for c in COMMANDS],
         "infra_error": (
             md_inline(ctx.run.error or "unknown error", 300)
             if ctx.run is not None and ctx.run.status == "infra_error"
@@ -207,6 +240,7 @@ def build_view(
             "model_text": md_code(judge.model, 100) if judge.model else "model unknown",
             "caveats": list(judge.caveats),
             "cost": formatting.usd(judge.cost_usd),
+            "protocol": md_inline(judge.protocol, 40) if judge.protocol else None,
             "tokens": token_text,
             "prompt_version": judge.prompt_version,
         },
@@ -228,7 +262,16 @@ def _safe_url(url: str | None) -> Markup | None:
 def render_tree(ctx: ReportContext, style: TreeStyle, stats: dict[int, NodeStats] | None = None) -> str:
     template = markdown_env().get_template("tree.md.j2")
     rows = tree_rows(ctx, style, stats)
-    return template.render(rows=rows, style=style, icon=icon).strip() + "\n"
+    index = ctx.evidence_index()
+    threshold = ctx.submission.pass_threshold if ctx.submission else None
+
+    def node_icon(st: NodeStats, node: GradedNode | None = None) -> str:
+        return icon(st, node, threshold)
+
+    def evidence(node: GradedNode) -> Markup:
+        return evidence_md(index.get(id(node), NO_EVIDENCE), style)
+
+    return template.render(rows=rows, style=style, icon=node_icon, evidence=evidence).strip() + "\n"
 
 
 def _cut(text: str, budget: int, pointer: str) -> str:

@@ -117,7 +117,7 @@ class FakeGrader:
                     "dummy": True,
                     **summary,
                     "tokens": {"input": 0, "cached_input": 0, "output": 0, "reasoning": 0},
-                    "cost_usd": 0.0,
+                    "cost_usd": float(cfg.get("cost_usd", 0.0)),
                     "started_at": now,
                     "finished_at": now,
                     "prompt_version": "fake",

@@ -67,7 +67,7 @@ def test_secrets_come_from_the_environment_only(tmp_path: Path) -> None:
 def test_documented_reference_names_every_bot_key() -> None:
     doc = (ROOT / "docs/CONFIG.md").read_text()
     s = load_settings(None, {})
-    for section in ("bot", "dispatch", "github"):
+    for section in ("bot", "dispatch", "github", "leaderboard", "quotas"):
         for key in type(getattr(s, section)).model_fields:
             assert f"`{key}`" in doc, f"{section}.{key} undocumented"
 

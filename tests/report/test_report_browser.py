@@ -53,7 +53,9 @@ class DomDetails(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
-        if tag == "details":
+        if tag == "details" and "node" not in a.get("class", "").split() and self.stack:
+            self.stack.append(self.stack[-1])  # a leaf's folded audit details: text of the leaf
+        elif tag == "details":
             node = Node(a, self.stack[-1] if self.stack else None)
             self.nodes.append(node)
             self.stack.append(node)

@@ -1,6 +1,8 @@
-"""The leaderboard ranks graded result folders per paper and overall, best and latest per submitter,
-full and Code-Dev apart, human baselines marked (flag or configured list), dummy-judge results left
-out, broken folders skipped with a reason, and submitter names escaped in Markdown and HTML."""
+"""The leaderboard ranks graded result folders per paper and overall by the mean over each
+submitter's runs (with its standard error) beside best and latest, each mode and judge protocol
+apart, human baselines marked (flag or configured list), dummy-judge results left out unless asked
+for and then ranked apart and marked in every format (Markdown, HTML, CSV, JSON), broken folders
+skipped with a reason, and submitter names escaped in Markdown and HTML."""
 
 from __future__ import annotations
 
@@ -12,7 +14,9 @@ from click.testing import CliRunner
 from markdown_it import MarkdownIt
 
 from bot.cli import main
-from bot.report.leaderboard import build_leaderboard, render_html, render_markdown
+from bot.report.leaderboard import Track, build_leaderboard, render_html, render_markdown
+
+FULL, CODE_DEV = Track("full", "paperbench"), Track("code-dev", "paperbench")
 
 
 def _entry(
@@ -26,12 +30,14 @@ def _entry(
     mode: str = "full",
     human: bool = False,
     dummy: bool = False,
+    protocol: str | None = None,
 ) -> None:
     d = root / name
     d.mkdir(parents=True)
     (d / "judge_summary.json").write_text(
         json.dumps(
             {"paper_id": paper, "mode": mode, "score": score, "coverage": 1.0, "dummy": dummy, "model": "m"}
+            | ({"protocol": protocol} if protocol else {})
         )
     )
     (d / "submission.json").write_text(
@@ -66,14 +72,14 @@ def _results(tmp_path: Path) -> Path:
 
 def test_best_latest_overall_and_modes(tmp_path: Path) -> None:
     lb = build_leaderboard(_results(tmp_path), human_users=["Carol"])
-    p1 = {s.submitter: s for s in lb.boards["full"][0].standings}
+    p1 = {s.submitter: s for s in lb.boards[FULL][0].standings}
     assert p1["alice"].best.score == 0.5 and p1["alice"].latest.score == 0.3 and p1["alice"].runs == 2
     assert p1["bob"].human_baseline and not p1["alice"].human_baseline
     assert "dave" not in p1  # dummy judge left out
-    overall = {r.submitter: r for r in lb.overall["full"]}
+    overall = {r.submitter: r for r in lb.overall[FULL]}
     assert overall["bob"].mean_best == (0.4 + 0.8) / 2 and overall["alice"].mean_best == 0.5 / 2
-    assert lb.overall["full"][0].submitter == "bob"
-    cd = lb.boards["code-dev"][0].standings
+    assert lb.overall[FULL][0].submitter == "bob"
+    cd = lb.boards[CODE_DEV][0].standings
     assert [s.submitter for s in cd] == ["carol"] and cd[0].human_baseline  # from the configured list
     assert any("broken" in s for s in lb.skipped) and any("dummy" in s for s in lb.skipped)
 
@@ -84,7 +90,7 @@ def test_markdown_and_html_escape_submitters(tmp_path: Path) -> None:
     html = MarkdownIt("commonmark", {"html": True}).enable("table").render(md)
     assert "<img" not in html and not re.search(r"@[A-Za-z]", html)
     assert set(re.findall(r'<a href="([^"]*)"', html)) == {"https://github.invalid/o/r/pull/3"}
-    assert "👤" in md and "## Code-Dev" in md and "## Full rubric" in md
+    assert "👤" in md and "## Code\\-Dev · paperbench" in md and "## Full rubric · paperbench" in md
     page = render_html(lb)
     assert "<img" not in page and "&lt;img src=x&gt;" in page and "human baseline" in page
 
@@ -106,7 +112,54 @@ def test_cli(tmp_path: Path) -> None:
 
 def test_rows_with_caveats_are_marked_in_every_format(tmp_path: Path) -> None:
     lb = build_leaderboard(_results(tmp_path), include_dummy=True)
-    dave = next(s for s in lb.boards["full"][0].standings if s.submitter == "dave")
+    dummy_track = next(t for t in lb.tracks if t.marker)
+    dave = next(s for s in lb.boards[dummy_track][0].standings if s.submitter == "dave")
     assert dave.best.caveats and "dummy judge" in dave.best.caveats[0]
-    assert "⚠️ dummy judge" in render_markdown(lb).replace("\\", "")
-    assert 'class="caveat"' in render_html(lb) and "dummy judge" in render_html(lb)
+    assert "🧪 DUMMY" in render_markdown(lb) and ">DUMMY<" in render_html(lb)
+
+
+def test_mean_and_standard_error_over_three_runs(tmp_path: Path) -> None:
+    r = tmp_path / "results"
+    for i, score in enumerate((0.2, 0.5, 0.8)):
+        _entry(r, f"a{i}", paper="p1", who="alice", score=score, at=f"2025-01-0{i + 1}")
+    _entry(r, "b0", paper="p1", who="bob", score=0.9, at="2025-01-01")
+    lb = build_leaderboard(r)
+    alice, bob = (next(s for s in lb.boards[FULL][0].standings if s.submitter == w) for w in ("alice", "bob"))
+    assert alice.runs == 3 and abs(alice.mean - 0.5) < 1e-9
+    assert alice.se is not None and abs(alice.se - 0.3 / 3**0.5) < 1e-9  # sd 0.3, n 3
+    assert alice.best.score == 0.8 and alice.latest.score == 0.8 and bob.se is None
+    assert "50.0% ± 17.3" in render_markdown(lb)
+
+
+def test_protocols_never_mixed_and_marks_in_every_format(tmp_path: Path) -> None:
+    from bot.report.leaderboard_export import to_csv, to_json
+
+    r = tmp_path / "results"
+    _entry(r, "a", paper="p1", who="alice", score=0.5, at="2025-01-01")
+    _entry(r, "b", paper="p1", who="bob", score=0.9, at="2025-01-01", protocol="reprobot")
+    _entry(r, "d", paper="p1", who="dave", score=1.0, at="2025-01-01", dummy=True)
+    lb = build_leaderboard(r, include_dummy=True)
+    assert [t.protocol for t in lb.tracks] == ["paperbench", "reprobot", "dummy judge"]
+    for t in lb.tracks:
+        assert len(lb.boards[t][0].standings) == 1  # three rankings of one, never one of three
+    assert "🧪 DUMMY" in render_markdown(lb) and ">DUMMY<" in render_html(lb)
+    csv_rows = to_csv(lb).splitlines()
+    assert csv_rows[0].startswith("mode,protocol,dummy_judge,no_paper,paper_id,rank,submitter")
+    dave = next(line for line in csv_rows if ",dave," in line)
+    assert dave.startswith("full,dummy judge,True,False,p1,1,dave")
+    data = json.loads(to_json(lb))
+    assert {(p["submitter"], p["dummy_judge"]) for p in data["papers"]} == {
+        ("alice", False), ("bob", False), ("dave", True)
+    }
+    runner = CliRunner()
+    for fmt in ("csv", "json"):
+        res = runner.invoke(main, ["leaderboard", "--results", str(r), "--include-dummy", "--format", fmt])
+        assert res.exit_code == 0 and "dave" in res.output
+
+
+def test_csv_neutralises_formulas(tmp_path: Path) -> None:
+    from bot.report.leaderboard_export import to_csv
+
+    r = tmp_path / "results"
+    _entry(r, "a", paper="p1", who="=HYPERLINK(1)", score=0.5, at="2025-01-01")
+    assert ",'=HYPERLINK(1)," in to_csv(build_leaderboard(r))

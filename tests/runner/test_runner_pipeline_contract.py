@@ -93,7 +93,8 @@ def test_agent_log_hit_under_fail_scores_zero(tmp_path: Path) -> None:
     assert ("agent.log", "paperbench") in rules and ("agent.log", "reprobot") in rules
     summary = json.loads((out / "judge_summary.json").read_text())
     assert summary["score"] == 0.0
-    assert any("PaperBench's monitor" in c and "judged " in c for c in summary["caveats"])  # judged score kept
+    caveats = summary["caveats"]
+    assert any("PaperBench's monitor" in c and "judged " in c for c in caveats)  # the judged score is kept
 
 
 def test_a_papers_own_timeout_wins_over_the_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,92 @@
+"""Result folders of the worked example (paper tiny-moons, its good and weak submissions) graded the
+way the judge writes them: every graded leaf's ``judge_metadata["citations"]`` holds
+``{file, lines, quote, found}`` records, quotes taken from the real submission files (so they are
+found), one invented quote per submission (not found), a log excerpt, and some leaves citing nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from report_fixtures import JUDGE_SUMMARY, METADATA, REPO_ROOT
+
+RUBRIC = REPO_ROOT / "rubrics" / "tiny-moons" / "rubric.json"
+SUBMISSIONS = REPO_ROOT / "examples" / "submissions"
+LOG = "epoch 1 loss 0.6931\nepoch 200 loss 0.2104\nlogreg test accuracy 0.86\nmlp test accuracy 0.97\n"
+INVENTED = "model = TransformerXL(layers=48)  # not in the submission"
+
+
+def _h(text: str) -> int:
+    return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
+
+
+def _citations(leaf_id: str, sub: Path, kind: str) -> list[dict[str, Any]]:
+    files = sorted(p.name for p in sub.iterdir() if p.suffix in (".py", ".sh"))
+    h = _h(leaf_id + kind)
+    if h % 5 == 0 and leaf_id != "tm-11":
+        return []  # this leaf cites nothing
+    name = files[h % len(files)]
+    lines = (sub / name).read_text(encoding="utf-8").splitlines()
+    start = 1 + h % max(1, len(lines) - 1)
+    quote = "\n".join(lines[start - 1 : start + 1])
+    out: list[dict[str, Any]] = [{"file": name, "lines": [start, start + 1], "quote": quote, "found": True}]
+    if h % 7 == 1:
+        out.append({"file": "reproduce.log", "lines": None, "quote": "mlp test accuracy 0.97", "found": True})
+    if leaf_id == "tm-11":
+        out.append({"file": "models.py", "lines": [3, 3], "quote": INVENTED, "found": False})
+    return out
+
+
+def worked_example_result(folder: Path, kind: str, *, submitter: str | None = None, **extra: Any) -> Path:
+    """A graded result folder for ``tiny-moons-<kind>`` (good: mostly passing, weak: mostly not)."""
+    sub = SUBMISSIONS / f"tiny-moons-{kind}"
+    rubric = json.loads(RUBRIC.read_text(encoding="utf-8"))
+
+    def grade(node: dict[str, Any]) -> dict[str, Any]:
+        out = dict(node)
+        if node["sub_tasks"]:
+            out["sub_tasks"] = [grade(c) for c in node["sub_tasks"]]
+            return out
+        r = _h(node["id"] + kind) % 10
+        passed = r >= 2 if kind == "good" else r >= 7
+        out["valid_score"] = True
+        out["score"] = 1.0 if passed else 0.0
+        out["explanation"] = f"{'Implemented' if passed else 'Missing or wrong'}: {node['requirements']}"
+        out["judge_metadata"] = {
+            "full_judge_response": "Expectations ... Reality ... Score ...",
+            "token_usage": {"input": 1200, "output": 300},
+            "call_ids": [f"call-{node['id']}"],
+            "evidence_sha256": "ab" * 32,
+            "citations": _citations(node["id"], sub, kind),
+        }
+        return out
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "grade.json").write_text(json.dumps(grade(rubric)), encoding="utf-8")
+    shutil.copytree(sub, folder / "submission", dirs_exist_ok=True)
+    (folder / "reproduce.log").write_text(LOG, encoding="utf-8")
+    (folder / "submission" / "reproduce.log").write_text(LOG, encoding="utf-8")
+    summary = {**JUDGE_SUMMARY, "paper_id": "tiny-moons", "protocol": "paperbench", "cost_usd": 0.42}
+    (folder / "judge_summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    (folder / "metadata.json").write_text(json.dumps({**METADATA, "attempts": 2}), encoding="utf-8")
+    record = {
+        "paper_id": "tiny-moons",
+        "submitter": submitter or f"{kind}-agent",
+        "repository": f"{kind}-agent/tiny-moons",
+        "pr_number": 3,
+        "head_sha": "0123456789abcdef0123456789abcdef01234567",
+        "mode": "full",
+        "human_baseline": False,
+        "url": "https://github.com/org/bench/pull/3",
+        "graded_at": "2026-11-26T10:00:00+00:00",
+        "check_run_url": "https://github.com/org/bench/runs/99",
+        "leaderboard_url": "https://org.github.io/bench/leaderboard.html",
+        "pass_threshold": 0.5,
+        **extra,
+    }
+    (folder / "submission.json").write_text(json.dumps(record), encoding="utf-8")
+    return folder
