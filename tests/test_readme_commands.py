@@ -21,12 +21,22 @@ def _listed() -> list[str]:
     return [line for line in block.splitlines() if line.startswith("reprobot ")]
 
 
+CTX = click.Context(main)
+
+
+def _commands(group: click.Group) -> dict[str, click.Command]:
+    """A group's commands, loaded as `reprobot` loads them (the top level is lazy)."""
+    found = {name: group.get_command(CTX, name) for name in group.list_commands(CTX)}
+    return {name: cmd for name, cmd in found.items() if cmd is not None}
+
+
 def _command(words: list[str]) -> tuple[list[str], click.Command]:
     cmd: click.Command = main
     path: list[str] = []
     for word in words:
-        if isinstance(cmd, click.Group) and word in cmd.commands:
-            cmd = cmd.commands[word]
+        subs = _commands(cmd) if isinstance(cmd, click.Group) else {}
+        if word in subs:
+            cmd = subs[word]
             path.append(word)
         else:
             break
@@ -52,9 +62,9 @@ def test_every_listed_command_and_option_is_real() -> None:
 def test_every_command_is_listed() -> None:
     listed = {" ".join(_command(line.split()[1:])[0]) for line in _listed()}
     listed |= {" ".join(_command(p.split())[0]) for line in _listed() for p in line.split(" | ")[1:]}
-    for name, cmd in main.commands.items():
+    for name, cmd in _commands(main).items():
         if isinstance(cmd, click.Group):
-            for sub in cmd.commands:
+            for sub in _commands(cmd):
                 assert f"{name} {sub}" in listed, f"`reprobot {name} {sub}` is missing from the README"
         else:
             assert name in listed, f"`reprobot {name}` is missing from the README"
@@ -64,7 +74,7 @@ def test_one_spelling_for_the_dummy_judge() -> None:
     def walk(cmd: click.Command, path: str) -> list[tuple[str, click.Parameter]]:
         out = [(path, p) for p in cmd.params]
         if isinstance(cmd, click.Group):
-            for name, sub in cmd.commands.items():
+            for name, sub in _commands(cmd).items():
                 out += walk(sub, f"{path} {name}")
         return out
 

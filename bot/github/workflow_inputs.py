@@ -22,7 +22,7 @@ CHECKS = {
     "timeout": re.compile(r"^[1-9][0-9]{0,7}$"),
     "memory": re.compile(r"^[1-9][0-9]*[kmgt]?$", re.I),
     "cpus": re.compile(r"^[0-9]+(\.[0-9]+)?$"),
-    "gpus": re.compile(r"^(|all|[0-9]+|device=[0-9]+(,[0-9]+)*)$"),
+    "gpus": re.compile(r"^(|auto|none|all|[0-9]+|device=[0-9]+(,[0-9]+)*)$"),
     "network": re.compile(r"^(none|bridge)$"),
     "artifact": re.compile(r"^[A-Za-z0-9._-]{1,100}$"),
 }

@@ -82,10 +82,10 @@ def test_actions_mode_dispatches_the_configured_workflow_then_judges_here(
         "paper": "all-in-one",
         "job": f"{job.id} g0",
         # the organizer's limits (runner defaults; a paper's config.yaml may override them)
-        "timeout": "21600",
+        "timeout": "86400",
         "memory": "16g",
         "cpus": "4",
-        "gpus": "",
+        "gpus": "auto",
         "network": "bridge",
         "artifact": "executed-submission",
     }

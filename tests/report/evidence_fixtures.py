@@ -72,7 +72,13 @@ def worked_example_result(folder: Path, kind: str, *, submitter: str | None = No
     (folder / "submission" / "reproduce.log").write_text(LOG, encoding="utf-8")
     summary = {**JUDGE_SUMMARY, "paper_id": "tiny-moons", "protocol": "paperbench", "cost_usd": 0.42}
     (folder / "judge_summary.json").write_text(json.dumps(summary), encoding="utf-8")
-    (folder / "metadata.json").write_text(json.dumps({**METADATA, "attempts": 2}), encoding="utf-8")
+    attempts = [
+        {"number": n, "variation": v, "exit_code": c, "timed_out": False, "oom_killed": False,
+         "duration_s": 3.0, "started_at": "2026-01-01T00:00:00Z", "log": f"attempts/{n}/reproduce.log"}
+        for n, v, c in ((1, "as submitted", 1), (2, "fresh venv", 0))
+    ]  # fmt: skip
+    meta = {**METADATA, "attempts": attempts, "graded_attempt": 2}
+    (folder / "metadata.json").write_text(json.dumps(meta), encoding="utf-8")
     record = {
         "paper_id": "tiny-moons",
         "submitter": submitter or f"{kind}-agent",

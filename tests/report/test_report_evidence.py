@@ -17,6 +17,7 @@ from bot.report import load_context, render_check_output, render_pr_comment, wri
 from bot.report.annotations import citation_annotations
 from bot.report.evidence import evidence_of, safe_relpath
 from judge.graded import GradedNode
+from judge.summary import NO_PAPER_CAVEAT
 
 
 def _leaf(citations: Any) -> GradedNode:
@@ -78,9 +79,12 @@ def test_comment_names_protocol_and_warns_for_a_missing_paper(tmp_path: Path) ->
     folder = worked_example_result(tmp_path / "r", "good")
     summary = json.loads((folder / "judge_summary.json").read_text())
     assert "paperbench protocol" in render_pr_comment(folder)
-    (folder / "judge_summary.json").write_text(json.dumps({**summary, "paper_missing": True}))
+    caveats = [*summary.get("caveats", []), NO_PAPER_CAVEAT]
+    (folder / "judge_summary.json").write_text(json.dumps({**summary, "caveats": caveats}))
     comment = render_pr_comment(folder)
-    assert "> [!CAUTION]\n> **Graded without the paper: these scores are not real.**" in comment
-    assert "⚠️ NO PAPER" in comment.splitlines()[1]
-    assert render_check_output(folder).title.startswith("GRADED WITHOUT THE PAPER")
-    assert 'id="paper-banner"' in write_html_report(folder).read_text()
+    plain = comment.replace("\\", "")  # Markdown escapes aside
+    assert f"> [!CAUTION]\n> **{NO_PAPER_CAVEAT}.**" in plain  # as loud as the dummy judge's
+    assert f"⚠️ CAVEAT: {NO_PAPER_CAVEAT}" in plain.splitlines()[1]
+    assert NO_PAPER_CAVEAT in render_check_output(folder).title
+    html = write_html_report(folder).read_text()
+    assert 'id="caveat-banner"' in html and "graded WITHOUT the paper" in html

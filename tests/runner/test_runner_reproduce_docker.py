@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -58,10 +59,11 @@ def opts(image: str, **kw: object) -> ReproduceOptions:
     return ReproduceOptions(**base)  # type: ignore[arg-type]
 
 
-def labelled(engine: object) -> list[str]:
-    """This test process's run containers (the dockerd may be shared with other runs)."""
+def labelled(engine: object, pid: int | None = None) -> list[str]:
+    """The run containers of this test process, or of process ``pid`` (the dockerd may be shared)."""
+    owner = owner_label() if pid is None else f"{socket.gethostname()}:{pid}"
     found = engine.labelled_containers(RUN_LABEL)  # type: ignore[attr-defined]
-    return [c.id for c in found if c.labels.get(OWNER_LABEL) == owner_label()]
+    return [c.id for c in found if c.labels.get(OWNER_LABEL) == owner]
 
 
 def test_locked_profile_limits_user_and_filesystem(
@@ -302,11 +304,11 @@ def test_interrupting_reprobot_removes_the_container(
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 20
-    while not labelled(docker_engine) and time.monotonic() < deadline:
+    while not labelled(docker_engine, proc.pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert labelled(docker_engine), "the container never started"
+    assert labelled(docker_engine, proc.pid), "the container never started"
     time.sleep(0.5)
     proc.send_signal(sig)
     _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
-    assert labelled(docker_engine) == []
+    assert labelled(docker_engine, proc.pid) == []
