@@ -159,6 +159,26 @@ def _format_validation_error(exc: ValidationError, source: str) -> str:
     return f"{source}: key '{key}': {first['msg']}"
 
 
+# Every path a config file may hold, as (section or None for the top level, key): a relative one is
+# relative to the file's folder, so every process started from any folder with the same file agrees.
+CONFIG_PATHS: tuple[tuple[str | None, str], ...] = (
+    (None, "data_dir"),
+    ("papers", "rubrics_dir"),
+    ("papers", "blacklists_dir"),
+    ("bot", "queue_path"),
+    ("bot", "results_dir"),
+    ("forge", "path"),
+    ("judge", "cache_path"),
+)
+
+
+def _resolve_relative_paths(data: dict[str, Any], base: Path) -> None:
+    for section, key in CONFIG_PATHS:
+        node = data if section is None else data.get(section)
+        if isinstance(node, dict) and isinstance(node.get(key), str):
+            node[key] = str(base / Path(node[key]).expanduser())
+
+
 def load_settings(config_path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     environ = environ if environ is not None else {}
     if config_path is None and environ.get("REPROBOT_CONFIG"):
@@ -180,17 +200,7 @@ def load_settings(config_path: Path | None = None, environ: Mapping[str, str] | 
         if "secrets" in loaded:
             raise ConfigError(f"{config_path}: key 'secrets': secrets come from the environment only")
         data = loaded
-        base = config_path.resolve().parent
-        papers = data.get("papers")
-        if isinstance(papers, dict):
-            for k in ("rubrics_dir", "blacklists_dir"):
-                if isinstance(papers.get(k), str):
-                    papers[k] = str(base / papers[k])
-        bot = data.get("bot")
-        if isinstance(bot, dict):
-            for k in ("queue_path", "results_dir"):
-                if isinstance(bot.get(k), str):
-                    bot[k] = str(base / bot[k])
+        _resolve_relative_paths(data, config_path.resolve().parent)
     try:
         return Settings(**data, secrets=_secrets_from_env(environ))
     except ValidationError as exc:
