@@ -51,10 +51,15 @@ def parse_command(body: str) -> str | None:
     line of its own: not inside a fenced (``` or ~~~) or indented (4+ columns) code block, not in a
     ``>`` quote, not after other text on the line.
     """
+    text = body[:MAX_SCAN_CHARS]
+    if COMMAND not in text:
+        return None
     fence: str | None = None
-    for raw in body[:MAX_SCAN_CHARS].split("\n"):
-        indent = _indent(raw)
+    for raw in text.split("\n"):
         line = raw.strip()
+        if line[:1] not in ("`", "~", "/") or not line:
+            continue  # cheap: most lines can neither open/close a fence nor hold a command
+        indent = _indent(raw)
         if fence is not None:
             if indent < 4 and line.startswith(fence) and not line.strip(fence[0]):
                 fence = None
