@@ -5,6 +5,8 @@
 time), else 401 and nothing is stored. The delivery is recorded with its routing in one SQLite
 transaction (``synchronous=FULL``) before the answer: 202 for a new delivery, 200 for a
 ``X-GitHub-Delivery`` seen before. No Docker, judge or GitHub call happens in the request.
+A signed payload that is malformed (not JSON, nested too deeply, numbers past 64 bits, a string where
+an object belongs) is answered 400 with a one-line reason.
 ``GET /healthz`` answers 200 when the queue is reachable.
 """
 
@@ -32,6 +34,16 @@ def signature(secret: bytes, body: bytes) -> str:
     return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
 
 
+def _bounded_int(text: str) -> int:
+    """JSON integers as GitHub sends them: ids fit in 64 bits; larger ones are a malformed payload."""
+    if len(text) > 20:
+        raise ValueError(f"number {text[:24]}... is out of range")
+    value = int(text)
+    if not -(2**63) <= value < 2**63:
+        raise ValueError(f"number {text} is out of range")
+    return value
+
+
 def verify_signature(secret: bytes, body: bytes, header: str | None) -> bool:
     if not header or not header.startswith("sha256="):
         return False
@@ -49,6 +61,11 @@ def create_app(settings: Settings, queue: JobQueue | None = None) -> Flask:
 
     def step(name: str) -> None:
         reached(name)
+
+    def malformed(delivery: str, reason: str) -> tuple[Response, int]:
+        line = " ".join(reason.split())[:300]  # one line, bounded, never a traceback
+        log.warning("delivery %s: 400: %s", delivery, line)
+        return jsonify(error=line), 400
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(_: Exception) -> tuple[Response, int]:
@@ -78,21 +95,23 @@ def create_app(settings: Settings, queue: JobQueue | None = None) -> Flask:
         if not event or not delivery or len(delivery) > 200:
             return jsonify(error="missing X-GitHub-Event or X-GitHub-Delivery"), 400
         try:
-            payload: Any = json.loads(body)
-        except ValueError:
-            return jsonify(error="body is not JSON"), 400
+            payload: Any = json.loads(body, parse_int=_bounded_int)
+        except RecursionError:
+            return malformed(delivery, "body is nested too deeply")
+        except ValueError as exc:
+            return malformed(delivery, f"body is not JSON: {exc}")
         if not isinstance(payload, dict):
-            return jsonify(error="body is not a JSON object"), 400
+            return malformed(delivery, "body is not a JSON object")
         step("received")
         try:
             routed = route(event, payload, settings, registry)
-        except (KeyError, TypeError, ValueError) as exc:  # a malformed payload of a known event
-            log.warning("delivery %s: cannot route: %s", delivery, exc)
-            routed = None
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+            return malformed(delivery, f"malformed {event} payload: {type(exc).__name__}: {exc}")
         action = payload.get("action") if isinstance(payload.get("action"), str) else None
-        result = q.record_delivery(
-            delivery, event, action, routed.actions if routed else (), routed.note if routed else "unroutable"
-        )
+        try:
+            result = q.record_delivery(delivery, event, action, routed.actions, routed.note)
+        except OverflowError as exc:  # a number that fits no SQLite integer
+            return malformed(delivery, f"malformed {event} payload: {exc}")
         step("stored")
         if result.duplicate:
             return jsonify(status="duplicate", delivery=delivery, outcome=result.outcome), 200
