@@ -131,6 +131,36 @@ class LocalGrader:
         )
         return dict(outcome.summary)
 
+    def judge_through_outages(
+        self, paper: Paper, executed: Path, out_dir: Path, code_dev: bool, progress: ProgressFn
+    ) -> tuple[dict[str, Any], int]:
+        """Judge; leaves that failed for infrastructure reasons are judged again with backoff for
+        ``bot.judge_retry_s`` (the leaf cache answers the good ones). Returns the summary and how
+        many leaves are still ungraded for infrastructure reasons."""
+        from judge.graded import load_graded
+        from judge.infra import infra_failed_leaves
+
+        bot = self.settings.bot
+        deadline: float | None = None  # the retry window opens at the first outage
+        retry = 0
+        while True:
+            summary = self.judge(paper, executed, out_dir, code_dev, progress)
+            grade = out_dir / "grade.json"
+            failed = infra_failed_leaves(load_graded(grade)) if grade.is_file() else []
+            if not failed:
+                return summary, 0
+            deadline = deadline if deadline is not None else time.monotonic() + bot.judge_retry_s
+            retry += 1
+            delay = min(bot.judge_retry_backoff_s * 2 ** (retry - 1), 120.0)
+            if time.monotonic() + delay > deadline:
+                return summary, len(failed)
+            progress(
+                "judging",
+                f"judge unavailable for {len(failed)} leaves (not your submission's fault); "
+                f"retry {retry} in {delay:.0f} s",
+            )
+            time.sleep(delay)
+
     def report(self, out_dir: Path) -> Path:
         from bot.report import write_html_report
 
@@ -197,11 +227,21 @@ class LocalGrader:
 
         progress("judging", f"{sum(1 for _ in paper.rubric.leaves())} leaves")
         try:
-            summary = self.judge(paper, executed, out_dir, request.code_dev, progress)
+            summary, unavailable = self.judge_through_outages(
+                paper, executed, out_dir, request.code_dev, progress
+            )
         except JudgeError as exc:
             return outcome("infra_error", f"the judge could not run: {exc}")
         self.report(out_dir)
         score, coverage = float(summary["score"]), float(summary["coverage"])
+        if unavailable:
+            return outcome(
+                "infra_error",
+                f"incomplete: judge unavailable ({unavailable} leaves not graded; "
+                f"coverage {100 * coverage:.0f}%, partial score {score:.3f})",
+                score=score,
+                coverage=coverage,
+            )
         dummy = " (dummy judge: NOT a real grade)" if summary.get("dummy") else ""
         return outcome(
             "graded",

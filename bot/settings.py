@@ -61,6 +61,10 @@ class BotSettings(BaseModel):
     grader: str | None = None  # "module:callable" taking Settings -> Grader; default LocalGrader
     report_base_url: str | None = None  # where result folders' report.html are served, if anywhere
     progress_every_s: float = Field(default=15.0, ge=0)  # check-run progress updates at most this often
+    # a judge outage (429/5xx/400, connection errors, timeouts): leaves retried for this long, with
+    # backoff from judge_retry_backoff_s (doubling, at most 120 s); still incomplete -> neutral
+    judge_retry_s: float = Field(default=900.0, ge=0)
+    judge_retry_backoff_s: float = Field(default=10.0, ge=0)
 
     @field_validator("branch_pattern")
     @classmethod

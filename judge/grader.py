@@ -28,6 +28,7 @@ from judge.config import JudgeSettings
 from judge.errors import JudgeError
 from judge.evidence import ExecutedSubmission, load_executed
 from judge.graded import GradedNode, LeafGrade, dump_graded, grade_tree, summarize
+from judge.infra import error_kind
 from judge.llm import (
     DUMMY_PREFIX,
     LLMBackend,
@@ -444,7 +445,8 @@ def _record(
         else:
             reason = result.problems.get(leaf_id, "no verdict")
             grades[leaf_id] = LeafGrade.invalid(
-                _dummy(f"Could not grade: {reason}", backend), {**meta, "error": reason}
+                _dummy(f"Could not grade: {reason}", backend),
+                {**meta, "error": reason, "error_kind": error_kind(reason)},
             )
     if rows:
         cache.put_many(rows)

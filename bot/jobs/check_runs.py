@@ -83,6 +83,14 @@ def conclusion_and_output(ctx: JobContext, job: Job, report_url: str | None) -> 
     elif outcome.status == "rejected":
         conclusion = "failure"
         output = CheckRunOutput(f"Not graded: {outcome.message}", outcome.message)
+    elif outcome.message.startswith("incomplete:"):  # some leaves: the judge was unavailable
+        conclusion = "neutral"
+        output = CheckRunOutput(
+            outcome.message[0].upper() + outcome.message[1:],
+            f"{outcome.message}\n\nThe judge endpoint was unavailable (retried with backoff): this grade "
+            "is incomplete, not a low score, and not your submission's fault; "
+            "an organizer can `/reprobot regrade` it.",
+        )
     else:
         conclusion = "neutral"
         output = CheckRunOutput(

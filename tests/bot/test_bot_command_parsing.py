@@ -37,10 +37,22 @@ def test_commands_only_on_their_own_plain_line(body: str, command: str | None) -
     assert parse_command(body) == command
 
 
-HOSTILE = ["\n" * 65_536, "/reprobot" + "\n" * 65_536, "```\n" * 16_384, " \n" * 32_768, "\t" * 65_536, "/reprobot" + " " * 65_536 + "x", "`" * 65_536]
+HOSTILE = [
+    "\n" * 65_536,
+    "/reprobot" + "\n" * 65_536,
+    "```\n" * 16_384,
+    " \n" * 32_768,
+    "\t" * 65_536,
+    "/reprobot" + " " * 65_536 + "x",
+    "`" * 65_536,
+]
 
 
-@pytest.mark.parametrize("body", HOSTILE, ids=["newlines", "command-then-newlines", "fences", "blank-lines", "tabs", "spaces", "backticks"])
+@pytest.mark.parametrize(
+    "body",
+    HOSTILE,
+    ids=["newlines", "command-then-newlines", "fences", "blank-lines", "tabs", "spaces", "backticks"],
+)
 def test_parsing_is_linear_and_bounded(body: str) -> None:
     started = time.perf_counter()
     parse_command(body)
