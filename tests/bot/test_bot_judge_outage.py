@@ -96,9 +96,12 @@ def test_error_kinds() -> None:
 
 def test_an_incomplete_grade_is_a_neutral_check_never_failure() -> None:
     outcome = JobOutcome(
-        "infra_error", "incomplete: judge unavailable (4 leaves not graded; coverage 20%, partial score 0.200)",
-        score=0.2, coverage=0.2, final=True,
-    )  # fmt: skip
+        "infra_error",
+        "incomplete: judge unavailable (4 leaves not graded; coverage 20%, partial score 0.200)",
+        score=0.2,
+        coverage=0.2,
+        final=True,
+    )
     job = Job.__new__(Job)
     object.__setattr__(job, "outcome", outcome)
     object.__setattr__(job, "result_dir", None)
