@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from runner.errors import SubmissionError
+from runner.errors import InfraError, SubmissionError
 from runner.reproduce import check_submission
 from runner.workspace import copy_in
 
@@ -37,6 +37,23 @@ GIT_SAFE_CONFIG = (
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 _SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:")
 _SHA_RE = re.compile(r"^[0-9a-fA-F]{7,64}$")
+# git's words for a network that failed under it (lower case): an infrastructure error, retried
+NETWORK_TROUBLE = (
+    "could not resolve host",
+    "connection refused",
+    "connection timed out",
+    "connection reset",
+    "operation timed out",
+    "network is unreachable",
+    "the requested url returned error: 5",
+    "the requested url returned error: 429",
+    "rpc failed",
+    "early eof",
+    "unexpected disconnect",
+    "gnutls",
+    "ssl_",
+    "failed to connect",
+)
 
 
 @dataclass(frozen=True)
@@ -117,14 +134,17 @@ def _git(
                 if time.monotonic() > deadline:
                     proc.kill()
                     proc.communicate()
-                    raise SubmissionError(f"git {args[0]} took longer than {timeout_s:.0f} s") from None
+                    raise InfraError(f"git {args[0]} took longer than {timeout_s:.0f} s (network)") from None
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     if proc.returncode != 0:
-        message = err.decode(errors="replace").strip().splitlines()
+        text = err.decode(errors="replace").strip()
+        message = text.splitlines()
         detail = message[-1] if message else f"exit {proc.returncode}"
+        if any(marker in text.lower() for marker in NETWORK_TROUBLE):  # never the submitter's fault
+            raise InfraError(f"git {args[0]} failed (network): {detail}")
         raise SubmissionError(f"git {args[0]} failed: {detail}")
     return out.decode(errors="replace").strip()
 
