@@ -1,7 +1,7 @@
 """Every infrastructure cause is an ``infra_error`` (retried, neutral, exit 3), never the
 submitter's failure: the network failing during the clone (refused connection, a dropped
-connection, a host that does not resolve) and a Docker engine that cannot be reached, driven through the real ``git`` and
-the real Docker client, and ``reprobot grade`` exits 3 for each."""
+connection, a host that does not resolve) and a Docker engine that cannot be reached, driven
+through the real ``git`` and the real Docker client; ``reprobot grade`` exits 3 for each."""
 
 from __future__ import annotations
 
