@@ -106,6 +106,7 @@ class GitHubSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     app_id: int | None = None  # GitHub App id; with REPROBOT_GITHUB_APP_PRIVATE_KEY, App auth is used
+    bot_login: str | None = None  # token auth: the token user's login (whose comments the bot may edit)
     api_base_url: str = "https://api.github.com"  # GitHub Enterprise: https://HOST/api/v3
     timeout_s: float = Field(default=30.0, gt=0)
     retries: int = Field(default=5, ge=0)

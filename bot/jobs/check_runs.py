@@ -9,6 +9,7 @@ from pathlib import Path
 from bot.github.api import Annotation, AnnotationLevel, CheckRunOutput
 from bot.jobs.context import JobContext
 from bot.jobs.records import Job, JobOutcome
+from bot.jobs.retry import create_once
 from bot.report import render_check_output
 from bot.results import ResultFolder
 
@@ -33,14 +34,18 @@ def ensure_check_run(
     else:
         job = ctx.queue.update(job.id, check_intent=1)
     if found is None:
-        found = ctx.gh.create_check_run(
-            job.repo,
-            name=name,
-            head_sha=job.head_sha,
-            external_id=job.external_id,
-            status=status,
-            output=output,
-            conclusion=conclusion,
+        found = create_once(
+            lambda: ctx.gh.create_check_run(
+                job.repo,
+                name=name,
+                head_sha=job.head_sha,
+                external_id=job.external_id,
+                status=status,
+                output=output,
+                conclusion=conclusion,
+            ),
+            lambda: ctx.gh.find_check_run(job.repo, job.head_sha, job.external_id, name),
+            backoff_s=ctx.settings.github.backoff_s,
         )
         ctx.step("check_posted", job)  # created on GitHub, id not yet recorded
     job = ctx.queue.update(job.id, check_run_id=found)
