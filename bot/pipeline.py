@@ -193,6 +193,12 @@ class LocalGrader:
                 for name in ("reproduce.log", "metadata.json", "blacklist.json"):
                     if (executed / name).is_file():
                         shutil.copy2(executed / name, out_dir / name)
+            elif not (out_dir / "blacklist.json").is_file():  # resumed before the run was scanned
+                post = self.collect(paper, out_dir)
+                if post.blocked(self.settings.runner.blacklist_policy):
+                    return outcome(
+                        "rejected", f"blacklisted resource used during the run: {post.violations[0].url}"
+                    )
         else:
             with tempfile.TemporaryDirectory(prefix="reprobot-fetch-") as tmp:
                 try:

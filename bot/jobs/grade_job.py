@@ -25,7 +25,7 @@ from bot.jobs.comment import post_comment
 from bot.jobs.context import JobContext
 from bot.jobs.records import Job, JobCancelled, JobOutcome
 from bot.jobs.retry import backoff_delay
-from bot.results import ResultFolder, SubmissionRecord
+from bot.results import ResultFolder, SubmissionRecord, finished_reproduction
 from bot.settings import Settings, results_dir
 
 STAGE_STATES = ("fetching", "reproducing", "judging")
@@ -139,6 +139,8 @@ class GradeJob:
             if stage in STAGE_STATES and not queue.set_stage(job.id, stage, detail[:200]):
                 raise JobCancelled()
             now = time.monotonic()
+            if stage != last_stage[0] and stage in STAGE_STATES:
+                self.ctx.step(f"stage_{stage}", job)  # the audit trail of a job's stages
             if stage != last_stage[0] or now - last_at[0] >= every_s:
                 last_stage[0], last_at[0] = stage, now
                 show_stage(self.ctx, job, stage.capitalize(), detail or stage)
@@ -179,13 +181,15 @@ class GradeJob:
             reuse = self._dispatch(job, out_dir)
             if reuse is None:
                 return ctx.queue.get(job.id)
+        if reuse is None and finished_reproduction(out_dir):
+            reuse = out_dir  # resumed after the run: judge it again (the leaf cache keeps paid leaves)
         if not ctx.queue.set_stage(job.id, "fetching", "fetching the submission"):
             raise JobCancelled()
         show_stage(ctx, job, "Fetching", f"Fetching `{job.head_sha[:12]}`.")
         ctx.step("in_progress", job)
-        if out_dir.exists():
+        if out_dir.exists() and reuse != out_dir:
             shutil.rmtree(out_dir)
-        out_dir.mkdir(parents=True)
+        out_dir.mkdir(parents=True, exist_ok=True)
         submission_record(job).write(out_dir)  # before any report is rendered
         request = GradeRequest(
             submission=f"{job.info.clone_url or job.repo}@{job.head_sha}",

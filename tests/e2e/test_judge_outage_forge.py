@@ -1,7 +1,8 @@
 """Invariant: with every judge call failing, a push to the local forge is reproduced in the real
 sandbox and its git note reads neutral / incomplete (judge unavailable), never failure; and
 ``reprobot grade`` on the same submission exits 3. The judge is the OpenAI stand-in on a real
-socket, answering 503 to every call."""
+socket, answering 503 to every call. The worker's report names the submitter and the commit
+(``submission.json`` is written before any report is rendered)."""
 
 from __future__ import annotations
 
@@ -77,6 +78,10 @@ def test_forge_note_is_neutral_incomplete_when_the_judge_is_down(
     assert "[failure]" not in note and outage.calls > 0
 
     head = _git("rev-parse", "HEAD", cwd=work).strip()
+    # the job record exists before any report is rendered: the report names submitter and commit
+    [report] = (tmp_path / "data" / "results").rglob("report.html")
+    html = report.read_text()
+    assert "submitter and commit unknown" not in html and "outage" in html and head[:7] in html
     graded = subprocess.run(
         [*reprobot, "grade", f"file://{forge}@{head}", "--paper", "tiny-moons", "--judge", "openai"]
         + ["--out", str(tmp_path / "grade-out")],
