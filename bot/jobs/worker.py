@@ -138,6 +138,17 @@ class Worker:
         message = f"{type(exc).__name__}: {exc}"[:500]
         if job.state not in ACTIVE_STATES:
             return
+        if _post_pending(job):
+            # A grade to report (or a notice): durable state, retried until it lands, never dropped.
+            delay = backoff_delay(self.settings.bot.retry_backoff_s, attempts, cap_s=POST_RETRY_CAP_S)
+            self.queue.update(
+                job.id,
+                state="reporting" if job.kind == "grade" else job.state,
+                attempts=attempts,
+                next_attempt_at=time.time() + delay,
+                message=f"posting pending, attempt {attempts}, next in {delay:.0f} s: {message}"[:500],
+            )
+            return
         if attempts < self.settings.bot.max_attempts:
             delay = backoff_delay(self.settings.bot.retry_backoff_s, attempts)
             self.queue.update(
@@ -173,6 +184,16 @@ class Worker:
         note = run_command(job, ctx.gh, self.queue, self.settings, self.registry)
         self.queue.update(job.id, state="posted", message=note)
         reached("posted", job.id)
+
+
+POST_RETRY_CAP_S = 3600.0  # a pending post is retried at least hourly, for as long as it takes
+
+
+def _post_pending(job: Job) -> bool:
+    """A finished grade (or a notice) whose check run or comment has not landed yet."""
+    if job.kind == "notice":
+        return True
+    return job.kind == "grade" and job.outcome is not None and not (job.check_completed and job.comment_done)
 
 
 class _Heartbeat:
