@@ -81,6 +81,12 @@ class LocalGrader:
             dummy_judge if dummy_judge is not None else (key is None and not settings.judge.base_url)
         )
 
+    def check_judge(self) -> None:
+        """Build the judge backend now (no call): a missing key fails before any reproduction."""
+        from bot.judge_setup import judge_backend_for, judge_settings_for
+
+        judge_backend_for(self.settings, judge_settings_for(self.settings), dummy=self.dummy_judge)
+
     # ------------------------------------------------------------------------------------ steps
 
     def fetch(self, request: GradeRequest, into: Path) -> Path:
@@ -186,6 +192,10 @@ class LocalGrader:
             paper.rubric  # noqa: B018 - validate before spending anything
         except (PaperNotFound, RubricError) as exc:
             return outcome("rejected", str(exc))
+        try:
+            self.check_judge()  # before the GPU run, not after it
+        except JudgeError as exc:
+            return outcome("infra_error", f"the judge could not run: {exc}")
 
         if request.reuse_reproduction is not None:
             executed = Path(request.reuse_reproduction)

@@ -65,6 +65,7 @@ class BotSettings(BaseModel):
     # backoff from judge_retry_backoff_s (doubling, at most 120 s); still incomplete -> neutral
     judge_retry_s: float = Field(default=900.0, ge=0)
     judge_retry_backoff_s: float = Field(default=10.0, ge=0)
+    min_free_disk_mb: float = Field(default=256.0, ge=0)  # /healthz reports disk trouble below this
 
     @field_validator("branch_pattern")
     @classmethod

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from datetime import UTC, datetime
 
 import click
 
 from bot.cli.common import app_settings, echo_json
-from bot.errors import ConfigError
+from bot.errors import BotError, ConfigError
 from bot.jobs.queue import JobQueue
 from bot.settings import Settings, queue_path
 
 
 def _queue(settings: Settings) -> JobQueue:
-    return JobQueue(queue_path(settings), lease_s=settings.bot.lease_s)
+    try:
+        return JobQueue(queue_path(settings), lease_s=settings.bot.lease_s)
+    except (sqlite3.Error, OSError) as exc:  # unwritable folder, not a database: fatal, one line
+        raise ConfigError(f"cannot open the queue {queue_path(settings)}: {exc}") from None
 
 
 @click.command("serve")
@@ -41,7 +45,10 @@ def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
 
         run_simple(host, port, app, threaded=True)
         return
-    waitress.serve(app, host=host, port=port, threads=threads, ident="reprobot", _quiet=True)
+    try:
+        waitress.serve(app, host=host, port=port, threads=threads, ident="reprobot", _quiet=True)
+    except OSError as exc:  # the port is in use, or not ours to bind
+        raise BotError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 @click.command("worker")
@@ -60,6 +67,14 @@ def worker(ctx: click.Context, once: bool, concurrency: int | None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     github_for = clients_for(settings, github_factory)
     grader = build_grader(settings)
+    if getattr(grader, "dummy_judge", False):  # said once, loudly, before any job
+        click.secho(
+            "reprobot: WARNING: this worker grades with the DUMMY judge (no GRADER_OPENAI_API_KEY/"
+            "OPENAI_API_KEY and no judge.base_url): its scores are placeholders, NOT real grades",
+            fg="red",
+            bold=True,
+            err=True,
+        )
     w = Worker(settings, _queue(settings), grader, github_for)
     n = w.run(once=once, concurrency=concurrency)
     click.echo(f"reprobot: worker processed {n} job(s)", err=True)

@@ -7,7 +7,7 @@ transaction (``synchronous=FULL``) before the answer: 202 for a new delivery, 20
 ``X-GitHub-Delivery`` seen before. No Docker, judge or GitHub call happens in the request.
 A signed payload that is malformed (not JSON, nested too deeply, numbers past 64 bits, a string where
 an object belongs) is answered 400 with a one-line reason.
-``GET /healthz`` answers 200 when the queue is reachable.
+``GET /healthz`` reports the queue, worker liveness (beat files) and disk space: 503 on trouble.
 """
 
 from __future__ import annotations
@@ -16,12 +16,14 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from bot.github.routing import route
+from bot.jobs.liveness import STALE_AFTER_S, disk_health, read_beats, workers_dir
 from bot.jobs.queue import JobQueue
 from bot.jobs.steps import reached
 from bot.settings import Settings, queue_path
@@ -73,11 +75,7 @@ def create_app(settings: Settings, queue: JobQueue | None = None) -> Flask:
 
     @app.get("/healthz")
     def healthz() -> tuple[Response, int]:
-        try:
-            counts = q.counts()
-        except Exception as exc:  # pragma: no cover - a broken disk
-            return jsonify(status="error", error=str(exc)), 503
-        return jsonify(status="ok", webhook_secret=secret is not None, jobs=counts), 200
+        return health(settings, q, secret is not None)
 
     @app.post("/webhook")
     def webhook() -> tuple[Response, int]:
@@ -120,3 +118,28 @@ def create_app(settings: Settings, queue: JobQueue | None = None) -> Flask:
         ), 202
 
     return app
+
+
+def health(settings: Settings, q: JobQueue, has_secret: bool) -> tuple[Response, int]:
+    """200 ``ok`` (or ``degraded``: no live worker); 503 ``error`` when the queue cannot be read or
+    the disk holding it is (nearly) full. Workers are read from their beat files."""
+    now = time.time()
+    beats = read_beats(workers_dir(settings.data_dir))
+    workers = [b.to_json(now) for b in beats if b.state != "stopped" or now - b.beat_at < STALE_AFTER_S]
+    alive = any(b.alive(now) for b in beats)
+    disk = disk_health(queue_path(settings).parent, int(settings.bot.min_free_disk_mb * 1024 * 1024))
+    problems = [] if disk.ok else [f"disk: {disk.error}"]
+    try:
+        counts: dict[str, int] | None = q.counts()
+    except Exception as exc:  # a locked or broken database
+        counts, problems = None, [*problems, f"queue: {type(exc).__name__}: {exc}"]
+    status = "error" if problems else "ok" if alive else "degraded"
+    return jsonify(
+        status=status,
+        problems=problems,
+        webhook_secret=has_secret,
+        jobs=counts,
+        worker_alive=alive,
+        workers=workers,
+        disk={"path": disk.path, "free_bytes": disk.free_bytes, "ok": disk.ok},
+    ), (503 if problems else 200)

@@ -43,9 +43,12 @@ from bot.jobs.schema import BOOL_COLUMNS, SCHEMA, encode_columns, marks
 class JobQueue:
     """All access to the queue database. Safe to share between threads (one connection per thread)."""
 
-    def __init__(self, path: Path, *, lease_s: float = 120.0, clock: Any = time.time) -> None:
+    def __init__(
+        self, path: Path, *, lease_s: float = 120.0, clock: Any = time.time, busy_timeout_s: float = 30.0
+    ) -> None:
         self.path = Path(path)
         self.lease_s = lease_s
+        self.busy_timeout_s = busy_timeout_s
         self.clock = clock
         self._local = threading.local()
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -55,11 +58,13 @@ class JobQueue:
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(
+                self.path, timeout=self.busy_timeout_s, isolation_level=None, check_same_thread=False
+            )
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")  # committed means on disk before we answer 202
-            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_s * 1000)}")
             self._local.conn = conn
         return conn
 
