@@ -39,7 +39,6 @@ from bot.jobs.records import (
 )
 from bot.jobs.schema import BOOL_COLUMNS, SCHEMA, encode_columns, marks
 
-
 _LOCKS: dict[str, threading.RLock] = {}
 _LOCKS_GUARD = threading.Lock()
 
