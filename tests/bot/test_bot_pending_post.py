@@ -1,6 +1,7 @@
 """A pending post is durable state: when GitHub keeps failing to list or create comments, a graded
 job stays ``reporting`` and is retried with backoff for as long as it takes (never ``failed``
-with the check run complete and no comment); once GitHub answers again, the comment lands once."""
+with the check run complete and no comment); once GitHub answers again, the comment lands once.
+GitHub unavailable from the start ends in a neutral check once it is back, never a failure."""
 
 from __future__ import annotations
 
@@ -32,3 +33,21 @@ def test_the_score_comment_survives_a_long_github_outage(make_settings: Any, git
     assert len([c for c in github.comments.values() if COMMENT_MARKER in c["body"]]) == 1
     [run] = github.check_runs.values()
     assert run["status"] == "completed"
+
+
+def test_github_unavailable_ends_neutral_never_failure(make_settings: Any, github: GitHubStandIn) -> None:
+    settings = make_settings(bot={"retry_backoff_s": 0.01, "max_attempts": 2}, github={"retries": 0})
+    github.fail("checks/create", status=503, times=10_000)
+    deliver(settings, "pull_request", payload("pull_request/opened"))
+    for _ in range(6):
+        queue = work(settings)
+        time.sleep(0.05)
+    [job] = queue.jobs()
+    assert job.state == "reporting" and job.outcome is not None and job.outcome.infra_error
+    github.faults.clear()
+    queue.update(job.id, next_attempt_at=0)
+    work(settings)
+    [job] = queue.jobs()
+    [run] = github.check_runs.values()
+    assert run["status"] == "completed" and run["conclusion"] == "neutral", run
+    assert job.state == "infra_error"
