@@ -92,6 +92,9 @@ class DispatchSettings(BaseModel):
     workflow_file: str = "reproduce.yml"
     workflow_ref: str = "main"  # the organizer's default branch; never taken from a PR
     artifact_name: str = "executed-submission"
+    # a dispatched run that never reports back (runner lost, webhook lost) is dispatched again,
+    # then shown neutral, after this long
+    timeout_s: float = Field(default=8 * 3600.0, gt=0)
 
     @field_validator("workflow_repository")
     @classmethod

@@ -186,6 +186,36 @@ class JobQueue:
             db.execute(f"UPDATE jobs SET {sets} WHERE id = ?", (*cols.values(), job_id))
         return self.get(job_id)
 
+    def expire_dispatched(self, timeout_s: float, max_attempts: int) -> list[int]:
+        """Dispatched jobs whose workflow never reported back within ``timeout_s``: queued again
+        (dispatched anew) while attempts remain, else given a final ``infra_error`` outcome
+        (a neutral check). Returns their ids."""
+        now = self.clock()
+        expired: list[int] = []
+        with self._tx() as db:
+            rows = db.execute(
+                "SELECT id, attempts FROM jobs WHERE state = 'dispatched' AND updated_at < ?",
+                (now - timeout_s,),
+            ).fetchall()
+            for row in rows:
+                attempts = int(row["attempts"]) + 1
+                note = f"the reproduction workflow did not report back within {timeout_s:.0f} s"
+                if attempts < max_attempts:
+                    db.execute(
+                        "UPDATE jobs SET state = 'queued', stage = '', external = NULL, attempts = ?,"
+                        " next_attempt_at = 0, lease_expires = 0, message = ?, updated_at = ? WHERE id = ?",
+                        (attempts, f"{note}; dispatching again", now, row["id"]),
+                    )
+                else:
+                    outcome = JobOutcome("infra_error", f"could not grade: {note}", final=True)
+                    db.execute(
+                        "UPDATE jobs SET state = 'reporting', stage = '', outcome = ?, attempts = ?,"
+                        " next_attempt_at = 0, lease_expires = 0, message = ?, updated_at = ? WHERE id = ?",
+                        (json.dumps(outcome.to_json()), attempts, note, now, row["id"]),
+                    )
+                expired.append(int(row["id"]))
+        return expired
+
     def set_stage(self, job_id: int, state: str, stage: str) -> bool:
         """Move an active job to a new stage; False when it was cancelled/superseded meanwhile."""
         with self._tx() as db:

@@ -169,6 +169,11 @@ class Worker:
 
     def process_one(self, owner: str | None = None) -> bool:
         owner = owner or self.owner
+        if self.dispatcher is not None:
+            for jid in self.queue.expire_dispatched(
+                self.settings.dispatch.timeout_s, self.settings.bot.max_attempts
+            ):
+                log.warning("job %s: the reproduction workflow never reported back", jid)
         job = self.queue.claim(owner)
         if job is None:
             return False
