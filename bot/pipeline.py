@@ -90,7 +90,12 @@ class LocalGrader:
     # ------------------------------------------------------------------------------------ steps
 
     def fetch(self, request: GradeRequest, into: Path) -> Path:
-        fetched = fetch_submission(request.submission, into, max_bytes=self.settings.runner.max_repo_bytes)
+        fetched = fetch_submission(
+            request.submission,
+            into,
+            max_bytes=self.settings.runner.max_repo_bytes,
+            http_auth=request.fetch_auth,
+        )
         return fetched.root
 
     def scan(self, paper: Paper, root: Path, logs: Mapping[str, Path] | None = None) -> BlacklistReport:

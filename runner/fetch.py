@@ -83,8 +83,14 @@ def split_git_ref(ref: str) -> tuple[str, str | None]:
     return url, rev
 
 
-def _git_env() -> dict[str, str]:
+def _git_env(http_auth: str | None = None) -> dict[str, str]:
     keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "SSH_AUTH_SOCK", "LANG", "TMPDIR")}
+    if http_auth is not None:  # in git's environment only: never in argv, .git/config or the tree
+        keep |= {
+            "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": "http.extraHeader",
+            "GIT_CONFIG_VALUE_0": f"Authorization: {http_auth}",
+        }
     return {
         **keep,
         "GIT_TERMINAL_PROMPT": "0",
@@ -113,10 +119,16 @@ def _git(
     max_bytes: int | None = None,
     watch: Path | None = None,
     timeout_s: float = 600,
+    http_auth: str | None = None,
 ) -> str:
     cmd = ["git", *GIT_SAFE_CONFIG, *args]
     proc = subprocess.Popen(
-        cmd, cwd=cwd, env=_git_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        cmd,
+        cwd=cwd,
+        env=_git_env(http_auth),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + timeout_s
     try:
@@ -149,12 +161,14 @@ def _git(
     return out.decode(errors="replace").strip()
 
 
-def _fetch_git(url: str, rev: str | None, dest: Path, max_bytes: int) -> str:
+def _fetch_git(url: str, rev: str | None, dest: Path, max_bytes: int, http_auth: str | None = None) -> str:
+    auth = http_auth if url.startswith("https://") else None  # never sent over anything else
     _git(
         ["clone", "--quiet", "--no-checkout", "--no-recurse-submodules", "--", url, str(dest)],
         None,
         max_bytes=max_bytes,
         watch=dest,
+        http_auth=auth,
     )
     commit = None
     if rev is None:
@@ -173,6 +187,7 @@ def _fetch_git(url: str, rev: str | None, dest: Path, max_bytes: int) -> str:
                     dest,
                     max_bytes=max_bytes,
                     watch=dest,
+                    http_auth=auth,
                 )
                 commit = _git(["rev-parse", "--verify", "--quiet", "FETCH_HEAD^{commit}"], dest)
             except SubmissionError:
@@ -224,8 +239,13 @@ def _single_top(dest: Path) -> Path:
     return dest
 
 
-def fetch_submission(ref: str, dest: Path, *, max_bytes: int) -> FetchedSubmission:
-    """Materialise ``ref`` under ``dest`` (which must not exist or be empty) and check it."""
+def fetch_submission(
+    ref: str, dest: Path, *, max_bytes: int, http_auth: str | None = None
+) -> FetchedSubmission:
+    """Materialise ``ref`` under ``dest`` (which must not exist or be empty) and check it.
+
+    ``http_auth``: an ``Authorization`` header value for an https git URL (a private repository's
+    short-lived token); it lives in git's environment for the clone only."""
     dest = Path(dest)
     created = not dest.exists()
     if not created and (not dest.is_dir() or any(dest.iterdir())):
@@ -253,7 +273,7 @@ def fetch_submission(ref: str, dest: Path, *, max_bytes: int) -> FetchedSubmissi
                 rev = rev_text or None
             if dest.exists():
                 dest.rmdir()
-            commit = _fetch_git(url, rev, dest, max_bytes)
+            commit = _fetch_git(url, rev, dest, max_bytes, http_auth)
         else:
             raise SubmissionError(f"{ref}: not a folder, a tarball ({', '.join(TAR_SUFFIXES)}) or a git URL")
         check_submission(root)

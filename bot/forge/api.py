@@ -184,6 +184,9 @@ class ForgeAPI:
     def get_pull(self, repo: str, number: int) -> dict[str, Any]:
         return {"number": number, "state": "open", "head": {}, "base": {}}
 
+    def clone_auth(self, repo: str) -> str | None:
+        return None  # the forge is a local file:// repository
+
 
 def clients_for(settings: Settings, github_factory: Callable[[Settings], GitHubFactory]) -> GitHubFactory:
     """Forge jobs get the ForgeAPI; GitHub jobs a GitHub client, built (and credential-checked) on

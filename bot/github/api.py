@@ -124,5 +124,10 @@ class GitHubAPI(Protocol):
 
     def get_pull(self, repo: str, number: int) -> dict[str, Any]: ...
 
+    def clone_auth(self, repo: str) -> str | None:
+        """An HTTP ``Authorization`` value for cloning ``repo`` (a short-lived installation token),
+        or None where there is none (token auth, the local forge)."""
+        ...
+
 
 GitHubFactory = Callable[[int | None, str], GitHubAPI]  # (installation id, repository) -> client

@@ -8,6 +8,7 @@ by PyGithub's ``GithubRetry``. Check-run outputs arrive typed and leave as GitHu
 
 from __future__ import annotations
 
+import base64
 import functools
 import shutil
 import stat
@@ -189,6 +190,14 @@ class PyGithubAPI:
             return dest
 
         return self._call("download artifact", download)  # type: ignore[no-any-return]
+
+    def clone_auth(self, repo: str) -> str | None:
+        """With App auth: the installation token (valid for an hour, refreshed by PyGithub), as
+        git's Basic credentials; a personal token is never handed to git."""
+        if self.app_id is None:
+            return None
+        token = self._call("installation token", lambda: self.gh.requester.auth.token)
+        return "Basic " + base64.b64encode(f"x-access-token:{token}".encode()).decode()
 
     def get_pull(self, repo: str, number: int) -> dict[str, Any]:
         pull = self._call("get pull request", lambda: self._repo(repo).get_pull(number))

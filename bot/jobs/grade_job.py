@@ -172,6 +172,11 @@ class GradeJob:
             shutil.rmtree(out_dir)
         return self.dispatcher.fetch(ctx.gh, job, out_dir.parent / f"{out_dir.name}-executed")
 
+    def _clone_auth(self, job: Job) -> str | None:
+        """A short-lived token for a private head repository on GitHub (https clone URLs only)."""
+        url = job.info.clone_url or ""
+        return self.ctx.gh.clone_auth(job.info.head_repo or job.repo) if url.startswith("https://") else None
+
     def _grade(self, job: Job) -> Job:
         ctx = self.ctx
         assert job.check_run_id is not None
@@ -197,6 +202,7 @@ class GradeJob:
             code_dev=job.mode == "code-dev",
             submitter=job.info.submitter,
             reuse_reproduction=reuse,
+            fetch_auth=self._clone_auth(job) if reuse is None else None,
         )
         outcome = self.grader.grade(request, out_dir, self._progress(job))
         ctx.still_wanted(job.id)
