@@ -77,3 +77,15 @@ def _opened(sha: str | None = None) -> dict[str, Any]:
     if sha:
         data["pull_request"]["head"]["sha"] = sha
     return data
+
+
+def test_a_create_whose_answer_times_out_leaves_one_check_run(
+    make_settings: Any, github: GitHubStandIn
+) -> None:
+    settings = make_settings(github={"timeout_s": 1})
+    github.fail("checks/create", status=201, times=1, lost=True, delay_s=3)  # done, answer too late
+    deliver(settings, "pull_request", _opened())
+    [job] = work(settings).jobs()
+    assert job.state == "posted", job.message
+    [run] = github.check_runs.values()
+    assert run["status"] == "completed"

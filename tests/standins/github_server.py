@@ -73,6 +73,7 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     body: dict[str, Any] = field(default_factory=dict)
     lost: bool = False  # do the operation, then answer the error (GitHub did it; the answer was lost)
+    delay_s: float = 0.0  # wait this long before answering (past the client's read timeout)
 
 
 def _escape(segment: str) -> str:
@@ -200,6 +201,7 @@ class GitHubStandIn:
         secondary_rate_limit: bool = False,
         retry_after: int = 1,
         lost: bool = False,
+        delay_s: float = 0.0,
     ) -> None:
         headers: dict[str, str] = {}
         body: dict[str, Any] = {"message": "Server Error"}
@@ -212,7 +214,7 @@ class GitHubStandIn:
                 "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
             }
         with self.lock:
-            self.faults.append(Fault(operation, status, times, headers, body, lost))
+            self.faults.append(Fault(operation, status, times, headers, body, lost, delay_s))
 
     def add_pull(self, repo: str, pull: dict[str, Any]) -> None:
         with self.lock:
@@ -280,24 +282,30 @@ class GitHubStandIn:
             return
         assert op is not None
         with self.lock:
-            for fault in self.faults:
-                if fault.times > 0 and fault.operation in (None, op.op_id):
-                    fault.times -= 1
-                    if fault.lost:
-                        try:
-                            self._dispatch(op.op_id, path_params, query, body, auth)
-                        except (KeyError, PermissionError):
-                            pass
-                    self.log.append((h.command, split.path, op.op_id, fault.status))
-                    self._send(h, fault.status, fault.body, fault.headers)
-                    return
+            fault = next((f for f in self.faults if f.times > 0 and f.operation in (None, op.op_id)), None)
+            if fault is not None:
+                fault.times -= 1
+                if fault.lost:  # GitHub does it; only the answer goes wrong
+                    try:
+                        self._dispatch(op.op_id, path_params, query, body, auth)
+                    except (KeyError, PermissionError):
+                        pass
+                self.log.append((h.command, split.path, op.op_id, fault.status))
+            else:
+                try:
+                    status, payload = self._dispatch(op.op_id, path_params, query, body, auth)
+                except KeyError as exc:
+                    status, payload = 404, {"message": f"Not Found ({exc})"}
+                except PermissionError as exc:
+                    status, payload = 401, {"message": f"Bad credentials ({exc})"}
+                self.log.append((h.command, split.path, op.op_id, status))
+        if fault is not None:
+            time.sleep(fault.delay_s)  # outside the lock: past the client's read timeout
             try:
-                status, payload = self._dispatch(op.op_id, path_params, query, body, auth)
-            except KeyError as exc:
-                status, payload = 404, {"message": f"Not Found ({exc})"}
-            except PermissionError as exc:
-                status, payload = 401, {"message": f"Bad credentials ({exc})"}
-            self.log.append((h.command, split.path, op.op_id, status))
+                self._send(h, fault.status, fault.body, fault.headers)
+            except OSError:
+                pass  # the client gave up waiting
+            return
         headers = {}
         if isinstance(payload, tuple):  # (items, link header)
             payload, link = payload
