@@ -65,6 +65,7 @@ def worker(ctx: click.Context, once: bool, concurrency: int | None) -> None:
 
     settings: Settings = app_settings(ctx)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    queue = _queue(settings)  # a fatal misconfiguration: one line, before anything else
     github_for = clients_for(settings, github_factory)
     grader = build_grader(settings)
     if getattr(grader, "dummy_judge", False):  # said once, loudly, before any job
@@ -75,7 +76,7 @@ def worker(ctx: click.Context, once: bool, concurrency: int | None) -> None:
             bold=True,
             err=True,
         )
-    w = Worker(settings, _queue(settings), grader, github_for)
+    w = Worker(settings, queue, grader, github_for)
     n = w.run(once=once, concurrency=concurrency)
     click.echo(f"reprobot: worker processed {n} job(s)", err=True)
 

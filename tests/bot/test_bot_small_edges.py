@@ -76,3 +76,19 @@ def test_grade_with_openai_and_no_key_fails_before_reproducing(tmp_path: Path) -
     assert result.exit_code != 0
     assert "key" in result.stderr.lower() and "docker" not in result.stderr.lower(), result.stderr
     assert not (tmp_path / "out" / "reproduce.log").exists()
+
+
+def test_a_worker_whose_queue_cannot_be_opened_exits_with_one_line(tmp_path: Path) -> None:
+    (tmp_path / "a-folder.sqlite3").mkdir()  # the queue path is a folder: fatal misconfiguration
+    config = tmp_path / "reprobot.yaml"
+    config.write_text(f"data_dir: {tmp_path / 'data'}\nbot:\n  queue_path: a-folder.sqlite3\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "--config", str(config), "worker", "--once"],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and "cannot open the queue" in lines[0], proc.stderr
