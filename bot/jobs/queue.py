@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.jobs.actions import apply_action, requeue_job
+from bot.jobs.group_commit import GroupCommit
 from bot.jobs.records import (
     ACTIVE_STATES,
     Action,
@@ -62,6 +63,7 @@ class JobQueue:
         self.clock = clock
         self._local = threading.local()
         self._write_lock = _write_lock(self.path)
+        self._group = GroupCommit(self._conn, self._tx)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn().executescript(SCHEMA)
 
@@ -105,9 +107,11 @@ class JobQueue:
     def record_delivery(
         self, delivery_id: str, event: str, action: str | None, actions: Sequence[Action], note: str = ""
     ) -> DeliveryResult:
-        """Store a delivery and apply its routing atomically; a delivery id seen before changes nothing."""
+        """Store a delivery and apply its routing atomically; a delivery id seen before changes nothing.
+        Committed (on disk) when this returns; concurrent deliveries share one commit."""
         now = self.clock()
-        with self._tx() as db:
+
+        def write(db: sqlite3.Connection) -> DeliveryResult:
             seen = db.execute(
                 "SELECT outcome FROM deliveries WHERE delivery_id = ?", (delivery_id,)
             ).fetchone()
@@ -127,6 +131,9 @@ class JobQueue:
                 (delivery_id, event, action, now, outcome),
             )
             return DeliveryResult(False, outcome, tuple(job_ids))
+
+        result: DeliveryResult = self._group.run(write)
+        return result
 
     def apply(self, actions: Sequence[Action], source: str = "") -> list[int]:
         """Apply routing actions outside a webhook delivery (PR commands run by the worker)."""
