@@ -17,10 +17,16 @@ import yaml
 from click.testing import CliRunner
 
 from bot.cli import main
+from bot.github.pygithub import github_factory
 from bot.jobs.check_runs import conclusion_and_output
-from bot.jobs.records import Job, JobOutcome
+from bot.jobs.context import JobContext
+from bot.jobs.queue import JobQueue
+from bot.jobs.records import JobOutcome
+from bot.settings import Settings, queue_path
 from judge.graded import load_graded
 from judge.infra import error_kind, infra_failed_leaves
+from tests.bot.conftest import payload
+from tests.bot.test_bot_worker import deliver
 from tests.judge.fixtures import make_executed, make_paper
 from tests.standins.openai_server import Fault, OpenAIStandIn
 
@@ -94,17 +100,15 @@ def test_error_kinds() -> None:
     assert error_kind("budget exhausted: max_cost_usd 1.00 reached") == "grading"
 
 
-def test_an_incomplete_grade_is_a_neutral_check_never_failure() -> None:
-    outcome = JobOutcome(
-        "infra_error",
-        "incomplete: judge unavailable (4 leaves not graded; coverage 20%, partial score 0.200)",
-        score=0.2,
-        coverage=0.2,
-        final=True,
+def test_an_incomplete_grade_is_a_neutral_check_never_failure(settings: Settings) -> None:
+    deliver(settings, "pull_request", payload("pull_request/opened"))
+    queue = JobQueue(queue_path(settings))
+    [job] = queue.jobs()
+    message = "incomplete: judge unavailable (4 leaves not graded; coverage 20%, partial score 0.200)"
+    job = queue.update(
+        job.id, outcome=JobOutcome("infra_error", message, score=0.2, coverage=0.2, final=True)
     )
-    job = Job.__new__(Job)
-    object.__setattr__(job, "outcome", outcome)
-    object.__setattr__(job, "result_dir", None)
-    conclusion, output = conclusion_and_output(None, job, None)  # type: ignore[arg-type]
+    ctx = JobContext(settings, queue, github_factory(settings)(None, job.repo))
+    conclusion, output = conclusion_and_output(ctx, job, None)
     assert conclusion == "neutral"
     assert output.title.startswith("Incomplete: judge unavailable") and "coverage 20%" in output.title
