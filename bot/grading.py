@@ -8,7 +8,7 @@ docs/FORMATS.md.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -23,6 +23,9 @@ class GradeRequest:
     reuse_reproduction: Path | None = None  # regrade: judge again on this executed submission
     submitter: str | None = None
     agent_log: Path | None = None  # the agent's log for PaperBench's monitor (default: agent.log at the root)
+    # private head repositories: an HTTP Authorization value (a short-lived installation token)
+    # used by git for the clone only; never written anywhere, never in the container
+    fetch_auth: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.grading import GradeOutcome, GradeRequest, ProgressFn
+from bot.jobs.retry import backoff_delay
 from bot.results import ResultFolder
 from bot.settings import Settings
 from judge.errors import JudgeError, PaperNotFound, RubricError
@@ -84,10 +85,21 @@ class LocalGrader:
             dummy_judge if dummy_judge is not None else (key is None and not settings.judge.base_url)
         )
 
+    def check_judge(self) -> None:
+        """Build the judge backend now (no call): a missing key fails before any reproduction."""
+        from bot.judge_setup import judge_backend_for, judge_settings_for
+
+        judge_backend_for(self.settings, judge_settings_for(self.settings), dummy=self.dummy_judge)
+
     # ------------------------------------------------------------------------------------ steps
 
     def fetch(self, request: GradeRequest, into: Path) -> Path:
-        fetched = fetch_submission(request.submission, into, max_bytes=self.settings.runner.max_repo_bytes)
+        fetched = fetch_submission(
+            request.submission,
+            into,
+            max_bytes=self.settings.runner.max_repo_bytes,
+            http_auth=request.fetch_auth,
+        )
         return fetched.root
 
     def scan(self, paper: Paper, root: Path, logs: Mapping[str, Path] | None = None) -> BlacklistReport:
@@ -142,6 +154,36 @@ class LocalGrader:
         outcome = judge_executed(executed, paper, out_dir, options, backend, judged)
         return outcome.summary
 
+    def judge_through_outages(
+        self, paper: Paper, executed: Path, out_dir: Path, code_dev: bool, progress: ProgressFn
+    ) -> tuple[GradeSummary, int]:
+        """Judge; leaves that failed for infrastructure reasons are judged again with backoff for
+        ``bot.judge_retry_s`` (the leaf cache answers the good ones). Returns the summary and how
+        many leaves are still ungraded for infrastructure reasons."""
+        from judge.graded import load_graded
+        from judge.infra import infra_failed_leaves
+
+        bot = self.settings.bot
+        deadline: float | None = None  # the retry window opens at the first outage
+        retry = 0
+        while True:
+            summary = self.judge(paper, executed, out_dir, code_dev, progress)
+            grade = out_dir / "grade.json"
+            failed = infra_failed_leaves(load_graded(grade)) if grade.is_file() else []
+            if not failed:
+                return summary, 0
+            deadline = deadline if deadline is not None else time.monotonic() + bot.judge_retry_s
+            retry += 1
+            delay = backoff_delay(bot.judge_retry_backoff_s, retry, cap_s=120.0)
+            if time.monotonic() + delay > deadline:
+                return summary, len(failed)
+            progress(
+                "judging",
+                f"judge unavailable for {len(failed)} leaves (not your submission's fault); "
+                f"retry {retry} in {delay:.0f} s",
+            )
+            time.sleep(delay)
+
     def report(self, out_dir: Path) -> Path:
         from bot.report import write_html_report
 
@@ -183,6 +225,10 @@ class LocalGrader:
             paper.rubric  # noqa: B018 - validate before spending anything
         except (PaperNotFound, RubricError) as exc:
             return outcome("rejected", str(exc))
+        try:
+            self.check_judge()  # before the GPU run, not after it
+        except JudgeError as exc:
+            return outcome("infra_error", f"the judge could not run: {exc}")
 
         if request.reuse_reproduction is not None:
             executed = Path(request.reuse_reproduction)
@@ -190,6 +236,12 @@ class LocalGrader:
                 for name in ("reproduce.log", "metadata.json", "blacklist.json"):
                     if (executed / name).is_file():
                         shutil.copy2(executed / name, out_dir / name)
+            elif not (out_dir / "blacklist.json").is_file():  # resumed before the run was scanned
+                post = self.collect(paper, out_dir)
+                if post.blocked(self.settings.runner.blacklist_policy):
+                    return outcome(
+                        "rejected", f"blacklisted resource used during the run: {post.violations[0].url}"
+                    )
         else:
             with temp_dir("fetch") as tmp:
                 try:
@@ -226,12 +278,22 @@ class LocalGrader:
 
         progress("judging", f"{sum(1 for _ in paper.rubric.leaves())} leaves")
         try:
-            summary = self.judge(paper, executed, out_dir, request.code_dev, progress)
+            summary, unavailable = self.judge_through_outages(
+                paper, executed, out_dir, request.code_dev, progress
+            )
         except JudgeError as exc:
             return outcome("infra_error", f"the judge could not run: {exc}")
         summary, zeroed = self._paperbench_consequence(out_dir, summary)
         self.report(out_dir)
         score, coverage = summary.score, summary.coverage
+        if unavailable:
+            return outcome(
+                "infra_error",
+                f"incomplete: judge unavailable ({unavailable} leaves not graded; "
+                f"coverage {100 * coverage:.0f}%, partial score {score:.3f})",
+                score=score,
+                coverage=coverage,
+            )
         caveats = "".join(f" (CAVEAT: {c})" for c in summary.caveats)
         return outcome(
             "graded",

@@ -115,3 +115,19 @@ class SubmissionRecord:
         path = ResultFolder(folder).submission_record
         path.write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
         return path
+
+
+def finished_reproduction(folder: Path) -> bool:
+    """Whether ``folder`` holds a reproduction that ran to its end (the runner writes
+    ``metadata.json`` last, after collecting ``submission/``): a resumed job judges it again
+    instead of redoing the run."""
+    from runner.errors import RunnerError
+    from runner.metadata import RunMetadata
+
+    path = ResultFolder(folder).run_metadata
+    if not path.is_file() or not (folder / EXECUTED_DIR).is_dir():
+        return False
+    try:
+        return RunMetadata.read(path).status == "completed"
+    except (OSError, ValueError, TypeError, KeyError, RunnerError):
+        return False

@@ -63,6 +63,11 @@ class BotSettings(BaseModel):
     report_base_url: str | None = None  # where result folders' report.html are served, if anywhere
     public_url: str | None = None  # where `reprobot serve` is reachable; it serves /results/... read-only
     progress_every_s: float = Field(default=15.0, ge=0)  # check-run progress updates at most this often
+    # a judge outage (429/5xx/400, connection errors, timeouts): leaves retried for this long, with
+    # backoff from judge_retry_backoff_s (doubling, at most 120 s); still incomplete -> neutral
+    judge_retry_s: float = Field(default=900.0, ge=0)
+    judge_retry_backoff_s: float = Field(default=10.0, ge=0)
+    min_free_disk_mb: float = Field(default=256.0, ge=0)  # /healthz reports disk trouble below this
 
     @field_validator("branch_pattern")
     @classmethod
@@ -89,6 +94,9 @@ class DispatchSettings(BaseModel):
     workflow_file: str = "reproduce.yml"
     workflow_ref: str = "main"  # the organizer's default branch; never taken from a PR
     artifact_name: str = "executed-submission"
+    # a dispatched run that never reports back (runner lost, webhook lost) is dispatched again,
+    # then shown neutral, after this long
+    timeout_s: float = Field(default=8 * 3600.0, gt=0)
 
     @field_validator("workflow_repository")
     @classmethod
@@ -104,6 +112,7 @@ class GitHubSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     app_id: int | None = None  # GitHub App id; with REPROBOT_GITHUB_APP_PRIVATE_KEY, App auth is used
+    bot_login: str | None = None  # token auth: the token user's login (whose comments the bot may edit)
     api_base_url: str = "https://api.github.com"  # GitHub Enterprise: https://HOST/api/v3
     timeout_s: float = Field(default=30.0, gt=0)
     retries: int = Field(default=5, ge=0)
@@ -162,6 +171,26 @@ def _format_validation_error(exc: ValidationError, source: str, text: str = "") 
     return validation_errors(exc, source, text, Settings)[0]
 
 
+# Every path a config file may hold, as (section or None for the top level, key): a relative one is
+# relative to the file's folder, so every process started from any folder with the same file agrees.
+CONFIG_PATHS: tuple[tuple[str | None, str], ...] = (
+    (None, "data_dir"),
+    ("papers", "rubrics_dir"),
+    ("papers", "blacklists_dir"),
+    ("bot", "queue_path"),
+    ("bot", "results_dir"),
+    ("forge", "path"),
+    ("judge", "cache_path"),
+)
+
+
+def _resolve_relative_paths(data: dict[str, Any], base: Path) -> None:
+    for section, key in CONFIG_PATHS:
+        node = data if section is None else data.get(section)
+        if isinstance(node, dict) and isinstance(node.get(key), str):
+            node[key] = str(base / Path(node[key]).expanduser())
+
+
 def load_settings(config_path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     environ = environ if environ is not None else {}
     if config_path is None and environ.get("REPROBOT_CONFIG"):
@@ -184,17 +213,7 @@ def load_settings(config_path: Path | None = None, environ: Mapping[str, str] | 
         if "secrets" in loaded:
             raise ConfigError(f"{config_path}: key 'secrets': secrets come from the environment only")
         data = loaded
-        base = config_path.resolve().parent
-        papers = data.get("papers")
-        if isinstance(papers, dict):
-            for k in ("rubrics_dir", "blacklists_dir"):
-                if isinstance(papers.get(k), str):
-                    papers[k] = str(base / papers[k])
-        bot = data.get("bot")
-        if isinstance(bot, dict):
-            for k in ("queue_path", "results_dir"):
-                if isinstance(bot.get(k), str):
-                    bot[k] = str(base / bot[k])
+        _resolve_relative_paths(data, config_path.resolve().parent)
     try:
         return Settings(**data, secrets=_secrets_from_env(environ))
     except ValidationError as exc:

@@ -25,6 +25,7 @@ from judge.config import JudgeSettings
 from judge.errors import JudgeError
 from judge.evidence import ExecutedSubmission, load_executed
 from judge.graded import GradedNode, LeafGrade, dump_graded, grade_tree, summarize
+from judge.infra import error_kind
 from judge.llm import LLMBackend, Usage, scrubbed
 from judge.papers import Paper, PaperMissing, paper_caveats
 from judge.plan import Plan, WorkItem, build_plan, wave_order
@@ -305,7 +306,9 @@ def _record(
             )
         else:
             reason = scrubber.text(result.problems.get(leaf_id, "no verdict"))
-            grades[leaf_id] = LeafGrade.invalid(f"Could not grade: {reason}", {**meta, "error": reason})
+            grades[leaf_id] = LeafGrade.invalid(
+                f"Could not grade: {reason}", {**meta, "error": reason, "error_kind": error_kind(reason)}
+            )
     if rows:
         cache.put_many(rows)
 

@@ -37,8 +37,6 @@ GIT_SAFE_CONFIG = (
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 _SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:")
 _SHA_RE = re.compile(r"^[0-9a-fA-F]{7,64}$")
-
-
 @dataclass(frozen=True)
 class FetchedSubmission:
     root: Path
@@ -66,8 +64,14 @@ def split_git_ref(ref: str) -> tuple[str, str | None]:
     return url, rev
 
 
-def _git_env() -> dict[str, str]:
+def _git_env(http_auth: str | None = None) -> dict[str, str]:
     keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "SSH_AUTH_SOCK", "LANG", "TMPDIR")}
+    if http_auth is not None:  # in git's environment only: never in argv, .git/config or the tree
+        keep |= {
+            "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": "http.extraHeader",
+            "GIT_CONFIG_VALUE_0": f"Authorization: {http_auth}",
+        }
     return {
         **keep,
         "GIT_TERMINAL_PROMPT": "0",
@@ -96,10 +100,16 @@ def _git(
     max_bytes: int | None = None,
     watch: Path | None = None,
     timeout_s: float = 600,
+    http_auth: str | None = None,
 ) -> str:
     cmd = ["git", *GIT_SAFE_CONFIG, *args]
     proc = subprocess.Popen(
-        cmd, cwd=cwd, env=_git_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        cmd,
+        cwd=cwd,
+        env=_git_env(http_auth),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + timeout_s
     try:
@@ -123,7 +133,8 @@ def _git(
             proc.kill()
             proc.wait()
     if proc.returncode != 0:
-        message = err.decode(errors="replace").strip().splitlines()
+        text = err.decode(errors="replace").strip()
+        message = text.splitlines()
         detail = message[-1] if message else f"exit {proc.returncode}"
         if args[0] in ("clone", "fetch") and is_network_failure(err.decode(errors="replace")):
             raise InfraError(f"git {args[0]} failed on the network: {detail}")
@@ -150,6 +161,8 @@ _NETWORK_SIGNS = (
     "tls connection",
     "proxy",
     "returned error: 5",  # HTTP 5xx: the forge's fault
+    "returned error: 429",  # rate limited: the forge's, not the submitter's
+    "unexpected disconnect",
 )
 _SUBMITTER_SIGNS = ("not found", "returned error: 4", "does not appear to be a git repository")
 
@@ -157,17 +170,21 @@ _SUBMITTER_SIGNS = ("not found", "returned error: 4", "does not appear to be a g
 def is_network_failure(stderr: str) -> bool:
     """git's stderr says the network (or the forge) failed, not the submission (a 404, a bad URL)."""
     text = stderr.lower()
+    if "returned error: 429" in text:
+        return True
     if any(sign in text for sign in _SUBMITTER_SIGNS):
         return False
     return any(sign in text for sign in _NETWORK_SIGNS)
 
 
-def _fetch_git(url: str, rev: str | None, dest: Path, max_bytes: int) -> str:
+def _fetch_git(url: str, rev: str | None, dest: Path, max_bytes: int, http_auth: str | None = None) -> str:
+    auth = http_auth if url.startswith("https://") else None  # never sent over anything else
     _git(
         ["clone", "--quiet", "--no-checkout", "--no-recurse-submodules", "--", url, str(dest)],
         None,
         max_bytes=max_bytes,
         watch=dest,
+        http_auth=auth,
     )
     commit = None
     if rev is None:
@@ -186,6 +203,7 @@ def _fetch_git(url: str, rev: str | None, dest: Path, max_bytes: int) -> str:
                     dest,
                     max_bytes=max_bytes,
                     watch=dest,
+                    http_auth=auth,
                 )
                 commit = _git(["rev-parse", "--verify", "--quiet", "FETCH_HEAD^{commit}"], dest)
             except SubmissionError:
@@ -237,8 +255,13 @@ def _single_top(dest: Path) -> Path:
     return dest
 
 
-def fetch_submission(ref: str, dest: Path, *, max_bytes: int) -> FetchedSubmission:
-    """Materialise ``ref`` under ``dest`` (which must not exist or be empty) and check it."""
+def fetch_submission(
+    ref: str, dest: Path, *, max_bytes: int, http_auth: str | None = None
+) -> FetchedSubmission:
+    """Materialise ``ref`` under ``dest`` (which must not exist or be empty) and check it.
+
+    ``http_auth``: an ``Authorization`` header value for an https git URL (a private repository's
+    short-lived token); it lives in git's environment for the clone only."""
     dest = Path(dest)
     created = not dest.exists()
     if not created and (not dest.is_dir() or any(dest.iterdir())):
@@ -266,7 +289,7 @@ def fetch_submission(ref: str, dest: Path, *, max_bytes: int) -> FetchedSubmissi
                 rev = rev_text or None
             if dest.exists():
                 dest.rmdir()
-            commit = _fetch_git(url, rev, dest, max_bytes)
+            commit = _fetch_git(url, rev, dest, max_bytes, http_auth)
         else:
             raise SubmissionError(f"{ref}: not a folder, a tarball ({', '.join(TAR_SUFFIXES)}) or a git URL")
         has_reproduce_sh(root)  # a link or folder named reproduce.sh is refused; none is fine

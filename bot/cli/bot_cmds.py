@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import click
 
 from bot.cli.common import app_settings, echo_json
-from bot.errors import ConfigError
+from bot.errors import BotError, ConfigError
 from bot.jobs.queue import JobQueue
 from bot.jobs.records import Job
 from bot.report.formatting import usd
@@ -18,7 +19,10 @@ from bot.settings import Settings, queue_path
 
 
 def _queue(settings: Settings) -> JobQueue:
-    return JobQueue(queue_path(settings), lease_s=settings.bot.lease_s)
+    try:
+        return JobQueue(queue_path(settings), lease_s=settings.bot.lease_s)
+    except (sqlite3.Error, OSError) as exc:  # unwritable folder, not a database: fatal, one line
+        raise ConfigError(f"cannot open the queue {queue_path(settings)}: {exc}") from None
 
 
 @click.command("serve")
@@ -51,7 +55,10 @@ def serve(ctx: click.Context, host: str, port: int, threads: int, results_only: 
 
         run_simple(host, port, app, threaded=True)
         return
-    waitress.serve(app, host=host, port=port, threads=threads, ident="reprobot", _quiet=True)
+    try:
+        waitress.serve(app, host=host, port=port, threads=threads, ident="reprobot", _quiet=True)
+    except OSError as exc:  # the port is in use, or not ours to bind
+        raise BotError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 @click.command("worker")
@@ -70,9 +77,18 @@ def worker(ctx: click.Context, once: bool, concurrency: int | None) -> None:
     settings: Settings = app_settings(ctx)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     sweep_at_start(settings.runner.image)  # containers and temp folders of dead runs
+    queue = _queue(settings)  # a fatal misconfiguration: one line, before anything else
     github_for = clients_for(settings, github_factory)
     grader = build_grader(settings)
-    w = Worker(settings, _queue(settings), grader, github_for)
+    if getattr(grader, "dummy_judge", False):  # said once, loudly, before any job
+        click.secho(
+            "reprobot: WARNING: this worker grades with the DUMMY judge (no GRADER_OPENAI_API_KEY/"
+            "OPENAI_API_KEY and no judge.base_url): its scores are placeholders, NOT real grades",
+            fg="red",
+            bold=True,
+            err=True,
+        )
+    w = Worker(settings, queue, grader, github_for)
     n = w.run(once=once, concurrency=concurrency)
     click.echo(f"reprobot: worker processed {n} job(s)", err=True)
 

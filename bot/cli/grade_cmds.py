@@ -54,6 +54,7 @@ def grade(
             fg="yellow",
             err=True,
         )
+    grader.check_judge()  # --judge openai without a key: one line now, not after the reproduction
     progress = TerminalProgress()
     request = GradeRequest(
         submission, paper, code_dev=code_dev, reuse_reproduction=reuse, agent_log=agent_log

@@ -189,6 +189,9 @@ class ForgeAPI:
         if commit:
             self.echo(f"published {len(files)} file(s) to {branch} ({commit[:7]})")
 
+    def clone_auth(self, repo: str) -> str | None:
+        return None  # the forge is a local file:// repository
+
 
 def clients_for(settings: Settings, github_factory: Callable[[Settings], GitHubFactory]) -> GitHubFactory:
     """Forge jobs get the ForgeAPI; GitHub jobs a GitHub client, built (and credential-checked) on

@@ -128,5 +128,10 @@ class GitHubAPI(Protocol):
         """Commit ``files`` (path -> bytes) to ``branch`` of ``repo``; unchanged files are left alone."""
         ...
 
+    def clone_auth(self, repo: str) -> str | None:
+        """An HTTP ``Authorization`` value for cloning ``repo`` (a short-lived installation token),
+        or None where there is none (token auth, the local forge)."""
+        ...
+
 
 GitHubFactory = Callable[[int | None, str], GitHubAPI]  # (installation id, repository) -> client

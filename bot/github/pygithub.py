@@ -8,6 +8,7 @@ by PyGithub's ``GithubRetry``. Check-run outputs arrive typed and leave as GitHu
 
 from __future__ import annotations
 
+import base64
 import functools
 import shutil
 import stat
@@ -34,8 +35,18 @@ def _translate(exc: Exception, what: str) -> GitHubError:
 class PyGithubAPI:
     """``GitHubAPI`` over PyGithub (lazy objects: one request per operation)."""
 
-    def __init__(self, gh: Any) -> None:
+    def __init__(self, gh: Any, *, app_id: int | None = None, login: str | None = None) -> None:
         self.gh = gh
+        self.app_id = app_id  # App auth: our comments carry performed_via_github_app.id == app_id
+        self.login = login  # token auth: the token's user (configured, or learned from our creates)
+
+    def _ours(self, data: dict[str, Any]) -> bool:
+        """Whether a comment (GitHub's JSON) was written by this App or the token's user."""
+        user = data.get("user") or {}
+        if self.app_id is not None:
+            app = data.get("performed_via_github_app") or {}
+            return app.get("id") == self.app_id and user.get("type") == "Bot"
+        return self.login is not None and user.get("login") == self.login
 
     def _repo(self, repo: str) -> Any:
         return self.gh.get_repo(repo)
@@ -126,14 +137,17 @@ class PyGithubAPI:
     def find_comment(self, repo: str, pr: int, marker: str) -> int | None:
         def find() -> int | None:
             for comment in self._repo(repo).get_issue(pr).get_comments():
-                if marker in (comment.body or ""):
-                    return int(comment.id)
-            return None
+                data = comment._rawData  # as listed: no further request per comment
+                if marker in str(data.get("body") or "") and self._ours(data):
+                    return int(data["id"])
+            return None  # a participant's copy of the marker is never ours
 
         return self._call("list comments", find)  # type: ignore[no-any-return]
 
     def create_comment(self, repo: str, pr: int, body: str) -> int:
         comment = self._call("create comment", lambda: self._repo(repo).get_issue(pr).create_comment(body))
+        if self.app_id is None and self.login is None:
+            self.login = (comment._rawData.get("user") or {}).get("login")
         return int(comment.id)
 
     def _comment(self, repo: str, comment_id: int) -> Any:
@@ -178,6 +192,14 @@ class PyGithubAPI:
 
         return self._call("download artifact", download)  # type: ignore[no-any-return]
 
+    def clone_auth(self, repo: str) -> str | None:
+        """With App auth: the installation token (valid for an hour, refreshed by PyGithub), as
+        git's Basic credentials; a personal token is never handed to git."""
+        if self.app_id is None:
+            return None
+        token = self._call("installation token", lambda: self.gh.requester.auth.token)
+        return "Basic " + base64.b64encode(f"x-access-token:{token}".encode()).decode()
+
     def get_pull(self, repo: str, number: int) -> dict[str, Any]:
         pull = self._call("get pull request", lambda: self._repo(repo).get_pull(number))
         return dict(pull.raw_data)
@@ -220,8 +242,9 @@ def _retry(settings: Settings) -> Any:
         backoff_factor=settings.github.backoff_s,
         secondary_rate_wait=settings.github.secondary_rate_wait_s,
         status_forcelist=[429, *range(500, 600)],
-        # PATCH is idempotent for check runs and comments; POSTs are made idempotent by the worker
-        allowed_methods=frozenset({"GET", "POST", "PATCH", "PUT", "DELETE"}),
+        # PATCH is idempotent for check runs and comments. A POST is never resent blindly (its
+        # response may be lost after GitHub did it): the worker looks for the object first.
+        allowed_methods=frozenset({"GET", "PATCH", "PUT", "DELETE"}),
     )
 
 
@@ -252,12 +275,17 @@ def github_factory(settings: Settings) -> GitHubFactory:
                     installation_id = int(integration.get_repo_installation(owner, name).id)
                 if installation_id not in clients:
                     auth = app_auth.get_installation_auth(installation_id)  # refreshed before expiry
-                    clients[installation_id] = PyGithubAPI(Github(auth=auth, **common))
+                    clients[installation_id] = PyGithubAPI(
+                        Github(auth=auth, **common), app_id=settings.github.app_id
+                    )
                 return clients[installation_id]
 
         return for_installation
     if secrets.github_token is not None:
-        client = PyGithubAPI(Github(auth=Auth.Token(secrets.github_token.get_secret_value()), **common))
+        client = PyGithubAPI(
+            Github(auth=Auth.Token(secrets.github_token.get_secret_value()), **common),
+            login=settings.github.bot_login,
+        )
         return lambda installation_id, repo: client
     raise BotError(
         "the worker needs GitHub credentials: set REPROBOT_GITHUB_TOKEN, or github.app_id in the config "

@@ -41,6 +41,14 @@ class Routed:
     note: str = ""
 
 
+def github_id(value: object) -> int:
+    """A number or id from a payload: an integer (or its decimal string) that fits in 64 bits."""
+    number = int(value) if isinstance(value, int | str) and len(str(value)) <= 20 else None
+    if number is None or not 0 <= number < 2**63:
+        raise ValueError(f"{str(value)[:40]!r} is not a valid number or id")
+    return number
+
+
 def branch_regex(pattern: str) -> re.Pattern[str]:
     prefix, suffix = pattern.split("<paper-id>")
     return re.compile(
@@ -89,7 +97,7 @@ def grade_actions_for_pr(
         return Routed((), f"base branch {base_ref!r} is not a paper branch ({settings.bot.branch_pattern})")
     head = pr.get("head") or {}
     sha = str(head.get("sha", ""))
-    number = int(pr["number"])
+    number = github_id(pr["number"])
     if enforce_gates:
         if pr.get("draft") and settings.bot.draft_prs == "skip":
             return Routed((), "draft pull request (bot.draft_prs: skip)")
@@ -152,7 +160,7 @@ def route(event: str, payload: dict[str, Any], settings: Settings, registry: Pap
     if event == "pull_request" and isinstance(payload.get("pull_request"), dict):
         pr = payload["pull_request"]
         if action == "closed":
-            return Routed((CancelPR(repo, int(pr["number"]), "pull request closed"),), "closed")
+            return Routed((CancelPR(repo, github_id(pr["number"]), "pull request closed"),), "closed")
         if action in PR_GRADE_ACTIONS:
             if action == "labeled" and (payload.get("label") or {}).get("name") != settings.bot.label_gate:
                 return Routed((), "label is not the gate label")
@@ -171,7 +179,12 @@ def route(event: str, payload: dict[str, Any], settings: Settings, registry: Pap
         return Routed(
             (
                 NewCommand(
-                    repo, int(issue["number"]), command, int(comment["id"]), str(user.get("login")), inst
+                    repo,
+                    github_id(issue["number"]),
+                    command,
+                    github_id(comment["id"]),
+                    str(user.get("login")),
+                    inst,
                 ),
             ),
             f"command {command}",
@@ -181,7 +194,9 @@ def route(event: str, payload: dict[str, Any], settings: Settings, registry: Pap
         app_id = (run.get("app") or {}).get("id")
         if settings.github.app_id is not None and app_id != settings.github.app_id:
             return Routed((), "check run of another app")
-        return Routed((RerunCheck(repo, int(run.get("id", 0)), str(run.get("external_id") or "")),), "rerun")
+        return Routed(
+            (RerunCheck(repo, github_id(run.get("id", 0)), str(run.get("external_id") or "")),), "rerun"
+        )
     if event == "workflow_run" and action == "completed":
         run = payload.get("workflow_run") or {}
         want_repo = settings.dispatch.workflow_repository
@@ -192,6 +207,8 @@ def route(event: str, payload: dict[str, Any], settings: Settings, registry: Pap
         m = RUN_NAME_RE.match(str(run.get("display_title") or run.get("name") or ""))
         if m is None:
             return Routed((), "workflow run not started by reprobot")
-        done = WorkflowDone(int(m.group(1)), int(m.group(2)), int(run["id"]), run.get("conclusion"), repo)
+        done = WorkflowDone(
+            int(m.group(1)), int(m.group(2)), github_id(run["id"]), run.get("conclusion"), repo
+        )
         return Routed((done,), "workflow run completed")
     return Routed((), f"{event}.{action} ignored" if action else f"{event} ignored")

@@ -5,7 +5,9 @@
 time), else 401 and nothing is stored. The delivery is recorded with its routing in one SQLite
 transaction (``synchronous=FULL``) before the answer: 202 for a new delivery, 200 for a
 ``X-GitHub-Delivery`` seen before. No Docker, judge or GitHub call happens in the request.
-``GET /healthz`` answers 200 when the queue is reachable.
+A signed payload that is malformed (not JSON, nested too deeply, numbers past 64 bits, a string where
+an object belongs) is answered 400 with a one-line reason.
+``GET /healthz`` reports the queue, worker liveness (beat files) and disk space: 503 on trouble.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from bot.github.routing import route
+from bot.jobs.liveness import STALE_AFTER_S, disk_health, read_beats, workers_dir
 from bot.jobs.queue import JobQueue
 from bot.jobs.steps import reached
 from bot.report.serve import register_results
@@ -31,6 +35,16 @@ log = logging.getLogger("reprobot.webhook")
 
 def signature(secret: bytes, body: bytes) -> str:
     return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+def _bounded_int(text: str) -> int:
+    """JSON integers as GitHub sends them: ids fit in 64 bits; larger ones are a malformed payload."""
+    if len(text) > 20:
+        raise ValueError(f"number {text[:24]}... is out of range")
+    value = int(text)
+    if not -(2**63) <= value < 2**63:
+        raise ValueError(f"number {text} is out of range")
+    return value
 
 
 def verify_signature(secret: bytes, body: bytes, header: str | None) -> bool:
@@ -52,17 +66,18 @@ def create_app(settings: Settings, queue: JobQueue | None = None) -> Flask:
     def step(name: str) -> None:
         reached(name)
 
+    def malformed(delivery: str, reason: str) -> tuple[Response, int]:
+        line = " ".join(reason.split())[:300]  # one line, bounded, never a traceback
+        log.warning("delivery %s: 400: %s", delivery, line)
+        return jsonify(error=line), 400
+
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(_: Exception) -> tuple[Response, int]:
         return jsonify(error=f"payload larger than {settings.bot.max_body_bytes} bytes"), 413
 
     @app.get("/healthz")
     def healthz() -> tuple[Response, int]:
-        try:
-            counts = q.counts()
-        except Exception as exc:  # pragma: no cover - a broken disk
-            return jsonify(status="error", error=str(exc)), 503
-        return jsonify(status="ok", webhook_secret=secret is not None, jobs=counts), 200
+        return health(settings, q, secret is not None)
 
     @app.post("/webhook")
     def webhook() -> tuple[Response, int]:
@@ -80,21 +95,23 @@ def create_app(settings: Settings, queue: JobQueue | None = None) -> Flask:
         if not event or not delivery or len(delivery) > 200:
             return jsonify(error="missing X-GitHub-Event or X-GitHub-Delivery"), 400
         try:
-            payload: Any = json.loads(body)
-        except ValueError:
-            return jsonify(error="body is not JSON"), 400
+            payload: Any = json.loads(body, parse_int=_bounded_int)
+        except RecursionError:
+            return malformed(delivery, "body is nested too deeply")
+        except ValueError as exc:
+            return malformed(delivery, f"body is not JSON: {exc}")
         if not isinstance(payload, dict):
-            return jsonify(error="body is not a JSON object"), 400
+            return malformed(delivery, "body is not a JSON object")
         step("received")
         try:
             routed = route(event, payload, settings, registry)
-        except (KeyError, TypeError, ValueError) as exc:  # a malformed payload of a known event
-            log.warning("delivery %s: cannot route: %s", delivery, exc)
-            routed = None
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+            return malformed(delivery, f"malformed {event} payload: {type(exc).__name__}: {exc}")
         action = payload.get("action") if isinstance(payload.get("action"), str) else None
-        result = q.record_delivery(
-            delivery, event, action, routed.actions if routed else (), routed.note if routed else "unroutable"
-        )
+        try:
+            result = q.record_delivery(delivery, event, action, routed.actions, routed.note)
+        except OverflowError as exc:  # a number that fits no SQLite integer
+            return malformed(delivery, f"malformed {event} payload: {exc}")
         step("stored")
         if result.duplicate:
             return jsonify(status="duplicate", delivery=delivery, outcome=result.outcome), 200
@@ -103,3 +120,28 @@ def create_app(settings: Settings, queue: JobQueue | None = None) -> Flask:
         ), 202
 
     return app
+
+
+def health(settings: Settings, q: JobQueue, has_secret: bool) -> tuple[Response, int]:
+    """200 ``ok`` (or ``degraded``: no live worker); 503 ``error`` when the queue cannot be read or
+    the disk holding it is (nearly) full. Workers are read from their beat files."""
+    now = time.time()
+    beats = read_beats(workers_dir(settings.data_dir))
+    workers = [b.to_json(now) for b in beats if b.state != "stopped" or now - b.beat_at < STALE_AFTER_S]
+    alive = any(b.alive(now) for b in beats)
+    disk = disk_health(queue_path(settings).parent, int(settings.bot.min_free_disk_mb * 1024 * 1024))
+    problems = [] if disk.ok else [f"disk: {disk.error}"]
+    try:
+        counts: dict[str, int] | None = q.counts()
+    except Exception as exc:  # a locked or broken database
+        counts, problems = None, [*problems, f"queue: {type(exc).__name__}: {exc}"]
+    status = "error" if problems else "ok" if alive else "degraded"
+    return jsonify(
+        status=status,
+        problems=problems,
+        webhook_secret=has_secret,
+        jobs=counts,
+        worker_alive=alive,
+        workers=workers,
+        disk={"path": disk.path, "free_bytes": disk.free_bytes, "ok": disk.ok},
+    ), (503 if problems else 200)

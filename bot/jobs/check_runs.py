@@ -9,6 +9,7 @@ from pathlib import Path
 from bot.github.api import Annotation, AnnotationLevel, CheckRunOutput
 from bot.jobs.context import JobContext
 from bot.jobs.records import Job, JobOutcome
+from bot.jobs.retry import create_once
 from bot.report import render_check_output
 from bot.report.annotations import annotations_for
 from bot.results import ResultFolder
@@ -34,14 +35,18 @@ def ensure_check_run(
     else:
         job = ctx.queue.update(job.id, check_intent=1)
     if found is None:
-        found = ctx.gh.create_check_run(
-            job.repo,
-            name=name,
-            head_sha=job.head_sha,
-            external_id=job.external_id,
-            status=status,
-            output=output,
-            conclusion=conclusion,
+        found = create_once(
+            lambda: ctx.gh.create_check_run(
+                job.repo,
+                name=name,
+                head_sha=job.head_sha,
+                external_id=job.external_id,
+                status=status,
+                output=output,
+                conclusion=conclusion,
+            ),
+            lambda: ctx.gh.find_check_run(job.repo, job.head_sha, job.external_id, name),
+            backoff_s=ctx.settings.github.backoff_s,
         )
         ctx.step("check_posted", job)  # created on GitHub, id not yet recorded
     job = ctx.queue.update(job.id, check_run_id=found)
@@ -84,6 +89,14 @@ def conclusion_and_output(ctx: JobContext, job: Job, report_url: str | None) -> 
     elif outcome.status == "rejected":
         conclusion = "failure"
         output = CheckRunOutput(f"Not graded: {outcome.message}", outcome.message)
+    elif outcome.message.startswith("incomplete:"):  # some leaves: the judge was unavailable
+        conclusion = "neutral"
+        output = CheckRunOutput(
+            outcome.message[0].upper() + outcome.message[1:],
+            f"{outcome.message}\n\nThe judge endpoint was unavailable (retried with backoff): this grade "
+            "is incomplete, not a low score, and not your submission's fault; "
+            "an organizer can `/reprobot regrade` it.",
+        )
     else:
         conclusion = "neutral"
         output = CheckRunOutput(

@@ -12,6 +12,7 @@ from bot.github.commands import HELP_TEXT, WRITE_PERMISSIONS
 from bot.github.routing import grade_actions_for_pr
 from bot.jobs.queue import JobQueue
 from bot.jobs.records import Job
+from bot.jobs.retry import create_once
 from bot.settings import Settings
 from judge.papers import PaperRegistry
 
@@ -24,7 +25,10 @@ def reply_once(gh: GitHubAPI, job: Job, text: str) -> None:
     """Post the command's reply, unless an earlier attempt already did (found by its marker)."""
     marker = reply_marker(job)
     if gh.find_comment(job.repo, job.pr, marker) is None:
-        gh.create_comment(job.repo, job.pr, f"{marker}\n{text}")
+        create_once(
+            lambda: gh.create_comment(job.repo, job.pr, f"{marker}\n{text}"),
+            lambda: gh.find_comment(job.repo, job.pr, marker),
+        )
 
 
 def status_text(queue: JobQueue, job: Job) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 from bot.github.api import MAX_COMMENT, GitHubError, cap
 from bot.jobs.context import JobContext
 from bot.jobs.records import Job
+from bot.jobs.retry import create_once
 from bot.report import COMMENT_MARKER, HistoryEntry, render_pr_comment
 
 LOCK_WAIT_S = 60.0
@@ -42,9 +43,15 @@ def comment_body(ctx: JobContext, job: Job, report_url: str | None) -> str:
                 for h in earlier
             ]
         body = "\n".join(lines) + "\n"
-    if COMMENT_MARKER not in body:
-        body = f"{COMMENT_MARKER}\n{body}"
-    return cap(body, MAX_COMMENT)
+    body = body.removeprefix(COMMENT_MARKER).lstrip("\n")
+    return cap(f"{COMMENT_MARKER}\n{score_marker(ctx.settings.bot.check_name)}\n{body}", MAX_COMMENT)
+
+
+def score_marker(check_name: str) -> str:
+    """The hidden marker of the score comment, scoped to the check name (two bots, two comments).
+    Only a comment written by this App (or the token's user) and carrying it is ever edited."""
+    safe = "".join(ch for ch in check_name if ch.isalnum() or ch in "-_.")
+    return f"<!-- reprobot:score-comment:{safe} -->"
 
 
 def post_comment(ctx: JobContext, job: Job, report_url: str | None) -> None:
@@ -66,7 +73,8 @@ def post_comment(ctx: JobContext, job: Job, report_url: str | None) -> None:
     try:
         body = comment_body(ctx, job, report_url)
         gh = ctx.gh
-        cid = ctx.queue.comment_id(job.repo, job.pr) or gh.find_comment(job.repo, job.pr, COMMENT_MARKER)
+        marker = score_marker(ctx.settings.bot.check_name)
+        cid = ctx.queue.comment_id(job.repo, job.pr) or gh.find_comment(job.repo, job.pr, marker)
         if cid is not None:
             try:
                 gh.edit_comment(job.repo, cid, body)
@@ -75,7 +83,11 @@ def post_comment(ctx: JobContext, job: Job, report_url: str | None) -> None:
                     raise
                 cid = None  # deleted by someone: post a fresh one
         if cid is None:
-            cid = gh.create_comment(job.repo, job.pr, body)
+            cid = create_once(
+                lambda: gh.create_comment(job.repo, job.pr, body),
+                lambda: gh.find_comment(job.repo, job.pr, marker),
+                backoff_s=ctx.settings.github.backoff_s,
+            )
             ctx.step("comment_created", job)  # created on GitHub, id not yet recorded
         ctx.queue.set_comment_id(job.repo, job.pr, cid)
     finally:

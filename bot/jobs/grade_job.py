@@ -28,7 +28,7 @@ from bot.jobs.quota import quota_refusal
 from bot.jobs.record_links import folder_url, record_links
 from bot.jobs.records import Job, JobCancelled, JobOutcome
 from bot.jobs.retry import backoff_delay
-from bot.results import ResultFolder, SubmissionRecord
+from bot.results import ResultFolder, SubmissionRecord, finished_reproduction
 from bot.settings import Settings, results_dir
 
 STAGE_STATES = ("fetching", "reproducing", "judging")
@@ -139,6 +139,8 @@ class GradeJob:
             if stage in STAGE_STATES and not queue.set_stage(job.id, stage, detail[:200]):
                 raise JobCancelled()
             now = time.monotonic()
+            if stage != last_stage[0] and stage in STAGE_STATES:
+                self.ctx.step(f"stage_{stage}", job)  # the audit trail of a job's stages
             if stage != last_stage[0] or now - last_at[0] >= every_s:
                 last_stage[0], last_at[0] = stage, now
                 show_stage(self.ctx, job, stage.capitalize(), detail or stage)
@@ -170,6 +172,11 @@ class GradeJob:
             shutil.rmtree(out_dir)
         return self.dispatcher.fetch(ctx.gh, job, out_dir.parent / f"{out_dir.name}-executed")
 
+    def _clone_auth(self, job: Job) -> str | None:
+        """A short-lived token for a private head repository on GitHub (https clone URLs only)."""
+        url = job.info.clone_url or ""
+        return self.ctx.gh.clone_auth(job.info.head_repo or job.repo) if url.startswith("https://") else None
+
     def _grade(self, job: Job) -> Job:
         ctx = self.ctx
         assert job.check_run_id is not None
@@ -183,13 +190,15 @@ class GradeJob:
             reuse = self._dispatch(job, out_dir)
             if reuse is None:
                 return ctx.queue.get(job.id)
+        if reuse is None and finished_reproduction(out_dir):
+            reuse = out_dir  # resumed after the run: judge it again (the leaf cache keeps paid leaves)
         if not ctx.queue.set_stage(job.id, "fetching", "fetching the submission"):
             raise JobCancelled()
         show_stage(ctx, job, "Fetching", f"Fetching `{job.head_sha[:12]}`.")
         ctx.step("in_progress", job)
-        if out_dir.exists():
+        if out_dir.exists() and reuse != out_dir:
             shutil.rmtree(out_dir)
-        out_dir.mkdir(parents=True)
+        out_dir.mkdir(parents=True, exist_ok=True)
         record = replace(submission_record(job), **record_links(self.settings, job, out_dir))
         record.write(out_dir)  # before any report is rendered
         request = GradeRequest(
@@ -198,6 +207,7 @@ class GradeJob:
             code_dev=job.mode == "code-dev",
             submitter=job.info.submitter,
             reuse_reproduction=reuse,
+            fetch_auth=self._clone_auth(job) if reuse is None else None,
         )
         outcome = self.grader.grade(request, out_dir, self._progress(job))
         ctx.still_wanted(job.id)

@@ -24,6 +24,7 @@ from bot.jobs.check_runs import close_if_cancelled, ensure_check_run
 from bot.jobs.command_job import run_command
 from bot.jobs.context import JobContext
 from bot.jobs.grade_job import GradeJob
+from bot.jobs.liveness import BEAT_S, WorkerBeat, workers_dir, write_beat
 from bot.jobs.queue import JobQueue
 from bot.jobs.records import ACTIVE_STATES, Job, JobCancelled, JobOutcome
 from bot.jobs.retry import backoff_delay
@@ -32,6 +33,14 @@ from bot.settings import Settings
 from judge.papers import PaperRegistry
 
 log = logging.getLogger("reprobot.worker")
+MAX_BACKOFF_S = 30.0
+ONCE_GIVE_UP = 5  # with --once: tries in a row before the worker exits 3
+
+
+class WorkerTrouble(BotError):
+    """The worker could not reach its queue (with ``--once``): an infrastructure failure."""
+
+    exit_code = 3
 
 
 def build_grader(settings: Settings) -> Grader:
@@ -63,6 +72,7 @@ class Worker:
         owner: str | None = None,
         registry: PaperRegistry | None = None,
         poll_s: float = 1.0,
+        beat_s: float = BEAT_S,
     ) -> None:
         self.settings = settings
         self.queue = queue
@@ -72,24 +82,56 @@ class Worker:
         self.registry = registry or PaperRegistry(settings.papers.rubrics_dir, settings.papers.blacklists_dir)
         self.dispatcher = make_dispatcher(settings)
         self.poll_s = poll_s
+        self.beat_s = beat_s
         self._stop = threading.Event()
+        self._error = ""
+        self._done = 0
 
     def run(self, *, once: bool = False, concurrency: int | None = None) -> int:
-        """Process jobs with bounded concurrency; ``once``: stop when nothing is claimable. Returns count."""
+        """Process jobs with bounded concurrency; ``once``: stop when nothing is claimable. Returns count.
+
+        Trouble with the queue itself (a database locked past its busy timeout, a full disk) never
+        kills a loop: it is logged, backed off (doubling, at most ``MAX_BACKOFF_S``) and retried,
+        and the beat file tells ``/healthz``. With ``once``, trouble that persists for
+        ``ONCE_GIVE_UP`` tries in a row raises ``WorkerTrouble`` (the CLI exits 3 with one line).
+        """
         n = concurrency or self.settings.bot.worker_concurrency
         done = [0]
         lock = threading.Lock()
+        trouble: list[BaseException] = []
 
         def loop(index: int) -> None:
+            failures = 0
             while not self._stop.is_set():
-                if self.process_one(f"{self.owner}/{index}"):
+                try:
+                    claimed = self.process_one(f"{self.owner}/{index}")
+                except Exception as exc:  # the queue itself failed: never die silently
+                    failures += 1
+                    self._error = f"{type(exc).__name__}: {exc}"[:300]
+                    if failures == 1:
+                        log.exception("worker loop %s: queue trouble, backing off", index)
+                    else:
+                        log.error("worker loop %s: still failing (%d): %s", index, failures, self._error)
+                    if once and failures >= ONCE_GIVE_UP:
+                        with lock:
+                            trouble.append(exc)
+                        return
+                    self._stop.wait(min(self.poll_s * 2**failures, MAX_BACKOFF_S))
+                    continue
+                if failures:
+                    log.info("worker loop %s: queue reachable again", index)
+                    failures, self._error = 0, ""
+                if claimed:
                     with lock:
                         done[0] += 1
+                        self._done = done[0]
                     continue
                 if once:
                     return
                 self._stop.wait(self.poll_s)
 
+        beat = threading.Thread(target=self._beat_loop, daemon=True)
+        beat.start()
         threads = [threading.Thread(target=loop, args=(i,), daemon=True) for i in range(n)]
         for t in threads:
             t.start()
@@ -100,7 +142,24 @@ class Worker:
         except KeyboardInterrupt:
             self._stop.set()
             raise
+        finally:
+            self._beat("stopped")
+        if trouble:
+            raise WorkerTrouble(f"the queue is unavailable: {self._error or trouble[0]}")
         return done[0]
+
+    def _beat(self, state: str | None = None) -> None:
+        state = state or ("backing off" if self._error else "serving")
+        beat = WorkerBeat(self.owner, os.getpid(), state, time.time(), self._done, self._error)
+        try:
+            write_beat(workers_dir(self.settings.data_dir), beat)
+        except OSError as exc:  # a full disk: /healthz sees the beat go stale
+            log.error("worker beat: %s", exc)
+
+    def _beat_loop(self) -> None:
+        while not self._stop.is_set():
+            self._beat()
+            self._stop.wait(self.beat_s)
 
     def stop(self) -> None:
         self._stop.set()
@@ -110,6 +169,11 @@ class Worker:
 
     def process_one(self, owner: str | None = None) -> bool:
         owner = owner or self.owner
+        if self.dispatcher is not None:
+            for jid in self.queue.expire_dispatched(
+                self.settings.dispatch.timeout_s, self.settings.bot.max_attempts
+            ):
+                log.warning("job %s: the reproduction workflow never reported back", jid)
         job = self.queue.claim(owner)
         if job is None:
             return False
@@ -137,6 +201,17 @@ class Worker:
         attempts = job.attempts + 1
         message = f"{type(exc).__name__}: {exc}"[:500]
         if job.state not in ACTIVE_STATES:
+            return
+        if _post_pending(job):
+            # A grade to report (or a notice): durable state, retried until it lands, never dropped.
+            delay = backoff_delay(self.settings.bot.retry_backoff_s, attempts, cap_s=POST_RETRY_CAP_S)
+            self.queue.update(
+                job.id,
+                state="reporting" if job.kind == "grade" else job.state,
+                attempts=attempts,
+                next_attempt_at=time.time() + delay,
+                message=f"posting pending, attempt {attempts}, next in {delay:.0f} s: {message}"[:500],
+            )
             return
         if attempts < self.settings.bot.max_attempts:
             delay = backoff_delay(self.settings.bot.retry_backoff_s, attempts)
@@ -173,6 +248,16 @@ class Worker:
         note = run_command(job, ctx.gh, self.queue, self.settings, self.registry)
         self.queue.update(job.id, state="posted", message=note)
         reached("posted", job.id)
+
+
+POST_RETRY_CAP_S = 3600.0  # a pending post is retried at least hourly, for as long as it takes
+
+
+def _post_pending(job: Job) -> bool:
+    """A finished grade (or a notice) whose check run or comment has not landed yet."""
+    if job.kind == "notice":
+        return True
+    return job.kind == "grade" and job.outcome is not None and not (job.check_completed and job.comment_done)
 
 
 class _Heartbeat:

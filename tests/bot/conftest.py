@@ -71,6 +71,7 @@ def make_settings(tmp_path: Path, github: GitHubStandIn) -> Callable[..., Settin
             },
             "github": {
                 "api_base_url": github.base_url,
+                "bot_login": github.token_login,
                 "backoff_s": 0.01,
                 "secondary_rate_wait_s": 0.1,
                 "seconds_between_requests": 0,

@@ -65,6 +65,8 @@ class FakeGrader:
             submission_ref=request.submission,
         ).write(out_dir / "metadata.json")
         (out_dir / "reproduce.log").write_text("ok\n")
+        (out_dir / "submission").mkdir(exist_ok=True)
+        (out_dir / "submission" / "results.txt").write_text(f"run at {now}\n")
         if cfg.get("blacklist"):
             (out_dir / "blacklist.json").write_text(
                 json.dumps(

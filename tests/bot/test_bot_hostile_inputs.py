@@ -1,6 +1,6 @@
 """Hostile or malformed inputs are answered calmly, and the GitHub stand-in is itself honest.
 
-Guards: a signed but malformed payload is stored as unroutable (no 500, no job); odd command text
+Guards: a signed but malformed payload is answered 400 (no 500, no job); odd command text
 falls back to help; artifact archives cannot write outside their folder or plant symlinks; the
 stand-in rejects requests the REST description forbids (so passing tests mean conforming requests).
 """

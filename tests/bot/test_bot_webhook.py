@@ -165,4 +165,5 @@ def test_not_json_and_missing_headers_are_400_without_tracebacks(app_queue: tupl
 def test_healthz(app_queue: tuple[Any, JobQueue]) -> None:
     client, _ = app_queue
     resp = client.get("/healthz")
-    assert resp.status_code == 200 and resp.json["status"] == "ok"
+    assert resp.status_code == 200 and resp.json["status"] == "degraded"  # the queue is fine, no worker yet
+    assert resp.json["worker_alive"] is False and resp.json["disk"]["ok"] is True

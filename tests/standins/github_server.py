@@ -75,6 +75,8 @@ class Fault:
     times: int
     headers: dict[str, str] = field(default_factory=dict)
     body: dict[str, Any] = field(default_factory=dict)
+    lost: bool = False  # do the operation, then answer the error (GitHub did it; the answer was lost)
+    delay_s: float = 0.0  # wait this long before answering (past the client's read timeout)
 
 
 def _escape(segment: str) -> str:
@@ -100,6 +102,7 @@ class GitHubStandIn:
         self.tokens: list[dict[str, Any]] = []
         self.contents = ContentsState()
         self.token_lifetime_s = 3600
+        self.token_login = "reprobot-token-user"  # the user behind a plain (non-installation) token
         self.app_public_key: str | None = None
         self.app_id: int | None = None
         self.faults: list[Fault] = []
@@ -203,6 +206,8 @@ class GitHubStandIn:
         *,
         secondary_rate_limit: bool = False,
         retry_after: int = 1,
+        lost: bool = False,
+        delay_s: float = 0.0,
     ) -> None:
         headers: dict[str, str] = {}
         body: dict[str, Any] = {"message": "Server Error"}
@@ -215,7 +220,7 @@ class GitHubStandIn:
                 "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
             }
         with self.lock:
-            self.faults.append(Fault(operation, status, times, headers, body))
+            self.faults.append(Fault(operation, status, times, headers, body, lost, delay_s))
 
     def add_pull(self, repo: str, pull: dict[str, Any]) -> None:
         with self.lock:
@@ -283,19 +288,30 @@ class GitHubStandIn:
             return
         assert op is not None
         with self.lock:
-            for fault in self.faults:
-                if fault.times > 0 and fault.operation in (None, op.op_id):
-                    fault.times -= 1
-                    self.log.append((h.command, split.path, op.op_id, fault.status))
-                    self._send(h, fault.status, fault.body, fault.headers)
-                    return
+            fault = next((f for f in self.faults if f.times > 0 and f.operation in (None, op.op_id)), None)
+            if fault is not None:
+                fault.times -= 1
+                if fault.lost:  # GitHub does it; only the answer goes wrong
+                    try:
+                        self._dispatch(op.op_id, path_params, query, body, auth)
+                    except (KeyError, PermissionError):
+                        pass
+                self.log.append((h.command, split.path, op.op_id, fault.status))
+            else:
+                try:
+                    status, payload = self._dispatch(op.op_id, path_params, query, body, auth)
+                except KeyError as exc:
+                    status, payload = 404, {"message": f"Not Found ({exc})"}
+                except PermissionError as exc:
+                    status, payload = 401, {"message": f"Bad credentials ({exc})"}
+                self.log.append((h.command, split.path, op.op_id, status))
+        if fault is not None:
+            time.sleep(fault.delay_s)  # outside the lock: past the client's read timeout
             try:
-                status, payload = self._dispatch(op.op_id, path_params, query, body, auth)
-            except KeyError as exc:
-                status, payload = 404, {"message": f"Not Found ({exc})"}
-            except PermissionError as exc:
-                status, payload = 401, {"message": f"Bad credentials ({exc})"}
-            self.log.append((h.command, split.path, op.op_id, status))
+                self._send(h, fault.status, fault.body, fault.headers)
+            except OSError:
+                pass  # the client gave up waiting
+            return
         headers = {}
         if isinstance(payload, tuple):  # (items, link header)
             payload, link = payload
@@ -335,7 +351,7 @@ class GitHubStandIn:
 
     def _dispatch(self, op: str, p: dict[str, str], query: dict[str, list[str]], body: Any, auth: str) -> Any:
         repo = f"{p.get('owner')}/{p.get('repo')}"
-        user = {"login": "reprobot[bot]", "id": 1, "type": "Bot"}
+        user, app = self._author(auth)
         if op == "apps/create-installation-access-token":
             self._check_jwt(auth)
             expires = datetime.now(UTC) + timedelta(seconds=self.token_lifetime_s)
@@ -413,6 +429,7 @@ class GitHubStandIn:
                 "issue": int(p["issue_number"]),
                 "body": body["body"],
                 "user": user,
+                "performed_via_github_app": app,
                 "edits": 0,
                 "created_at": self._now(),
             }
@@ -456,11 +473,38 @@ class GitHubStandIn:
         out["output"] = {**run["output"], "annotations_count": len(run["annotations"])}
         return out
 
+    def _author(self, auth: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """Who writes with this credential: an installation token writes as the App's bot user
+        (and GitHub marks ``performed_via_github_app``); a plain token as its user."""
+        token = auth.partition(" ")[2]
+        if token.startswith("ghs_standin"):
+            app_id = self.app_id or 1
+            app = {"id": app_id, "slug": "reprobot", "name": "reprobot", "owner": None}
+            return {"login": "reprobot[bot]", "id": 1, "type": "Bot"}, app
+        return {"login": self.token_login, "id": 2, "type": "User"}, None
+
+    def add_comment(self, repo: str, issue: int, body: str, login: str, user_type: str = "User") -> int:
+        """A comment written by someone else (a participant, another bot) on the pull request."""
+        with self.lock:
+            cid = next(self.ids)
+            self.comments[cid] = {
+                "id": cid,
+                "repo": repo,
+                "issue": issue,
+                "body": body,
+                "user": {"login": login, "id": 50_000 + cid, "type": user_type},
+                "performed_via_github_app": None,
+                "edits": 0,
+                "created_at": self._now(),
+            }
+            return cid
+
     def _public_comment(self, c: dict[str, Any]) -> dict[str, Any]:
         return {
             "id": c["id"],
             "body": c["body"],
             "user": c["user"],
+            "performed_via_github_app": c.get("performed_via_github_app"),
             "created_at": c["created_at"],
             "url": f"{self.base_url}/repos/{c['repo']}/issues/comments/{c['id']}",
             "html_url": f"https://github.invalid/{c['repo']}/pull/{c['issue']}#issuecomment-{c['id']}",

@@ -7,7 +7,7 @@ validates every request body against the published OpenAPI subset in
 scripted verdicts and faults:
 
 * ``Fault("rate_limit", retry_after=1)``: 429 with a Retry-After header
-* ``Fault("server_error")``: 500
+* ``Fault("server_error")``: 500; ``Fault("unavailable")``: 503; ``Fault("bad_request")``: 400
 * ``Fault("hang", seconds=3)``: sleep past the client's timeout, then answer
 * ``Fault("malformed")``: a reply whose content is not JSON
 * ``Fault("score", score=7)``: a reply with an out-of-range score
@@ -63,7 +63,9 @@ def spec_validator(component: str) -> Draft202012Validator:
 
 @dataclass
 class Fault:
-    kind: str  # rate_limit | server_error | hang | malformed | score | bad_body | echo_key | echo_key_answer
+    # rate_limit | server_error | unavailable | bad_request | hang | malformed | score | bad_body
+    # | echo_key | echo_key_answer
+    kind: str
     retry_after: float = 1.0
     seconds: float = 3.0
     score: Any = 7
@@ -302,6 +304,10 @@ class OpenAIStandIn:
                 )
             if fault.kind == "server_error":
                 return self._error(500, "The server had an error while processing your request.")
+            if fault.kind == "unavailable":
+                return self._error(503, "The engine is currently overloaded, please try again later.")
+            if fault.kind == "bad_request":
+                return self._error(400, "Invalid request: the model could not process the input.")
             if fault.kind == "echo_key":
                 return self._error(400, f"Unsupported request for credentials {auth}: model overloaded")
             if fault.kind == "echo_key_answer":
