@@ -44,3 +44,8 @@ class Grader(Protocol):
     def grade(
         self, request: GradeRequest, out_dir: Path, progress: ProgressFn | None = None
     ) -> GradeOutcome: ...
+
+    def check_judge(self) -> str | None:
+        """Build the judge now, without a call (a missing key fails here, before any work); its
+        declared caveat, which the caller says once, loudly (None for a real judge)."""
+        ...

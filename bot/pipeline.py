@@ -85,11 +85,13 @@ class LocalGrader:
             dummy_judge if dummy_judge is not None else (key is None and not settings.judge.base_url)
         )
 
-    def check_judge(self) -> None:
-        """Build the judge backend now (no call): a missing key fails before any reproduction."""
+    def check_judge(self) -> str | None:
+        """Build the judge backend now (no call): a missing key fails before any reproduction.
+        Returns the backend's declared caveat."""
         from bot.judge_setup import judge_backend_for, judge_settings_for
 
-        judge_backend_for(self.settings, judge_settings_for(self.settings), dummy=self.dummy_judge)
+        backend = judge_backend_for(self.settings, judge_settings_for(self.settings), dummy=self.dummy_judge)
+        return backend.caveat
 
     # ------------------------------------------------------------------------------------ steps
 

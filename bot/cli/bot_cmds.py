@@ -45,20 +45,16 @@ def serve(ctx: click.Context, host: str, port: int, threads: int, results_only: 
             "(--results-only serves the result folders without a webhook)"
         )
     app = create_app(settings, _queue(settings))  # without a secret every delivery is refused (401)
+    from waitress import create_server
+
+    try:  # bind first: "listening" is said only once it is true
+        server = create_server(app, host=host, port=port, threads=threads, ident="reprobot")
+    except OSError as exc:  # the port is in use, or not ours to bind
+        raise BotError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     base = f"http://{host}:{port}"
     what = "results" if results_only else f"{base}/webhook, results"
     click.echo(f"reprobot: listening: {what} at {base}/results/ (queue {queue_path(settings)})", err=True)
-    try:
-        import waitress
-    except ImportError:  # pragma: no cover - waitress is a dependency; werkzeug's threaded server otherwise
-        from werkzeug.serving import run_simple
-
-        run_simple(host, port, app, threaded=True)
-        return
-    try:
-        waitress.serve(app, host=host, port=port, threads=threads, ident="reprobot", _quiet=True)
-    except OSError as exc:  # the port is in use, or not ours to bind
-        raise BotError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    server.run()
 
 
 @click.command("worker")
@@ -80,10 +76,11 @@ def worker(ctx: click.Context, once: bool, concurrency: int | None) -> None:
     queue = _queue(settings)  # a fatal misconfiguration: one line, before anything else
     github_for = clients_for(settings, github_factory)
     grader = build_grader(settings)
-    if getattr(grader, "dummy_judge", False):  # said once, loudly, before any job
+    caveat = grader.check_judge()  # a missing key fails here; a caveat is said once, loudly, before any job
+    if caveat:
         click.secho(
-            "reprobot: WARNING: this worker grades with the DUMMY judge (no GRADER_OPENAI_API_KEY/"
-            "OPENAI_API_KEY and no judge.base_url): its scores are placeholders, NOT real grades",
+            f"reprobot: WARNING: this worker's judge has a caveat: {caveat}. Its scores are NOT real grades "
+            "(configure GRADER_OPENAI_API_KEY/OPENAI_API_KEY or judge.base_url for a model)",
             fg="red",
             bold=True,
             err=True,
@@ -126,8 +123,7 @@ def jobs(ctx: click.Context, as_json: bool, repo: str | None, pr: int | None) ->
         click.echo(
             f"{j.id:>5} {j.kind:<7} {j.repo}#{j.pr} {j.head_sha[:7] or '-':<7} {j.mode:<8} "
             f"{j.state}{stage} attempts={j.attempts} cost={usd(job_cost(j))} "
-            f"updated {when} ({_age(j.updated_at)} ago)"
-            + (f"  {j.message[:60]}" if j.message else "")
+            f"updated {when} ({_age(j.updated_at)} ago)" + (f"  {j.message[:60]}" if j.message else "")
         )
 
 

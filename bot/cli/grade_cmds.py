@@ -47,14 +47,9 @@ def grade(
     settings: Settings = app_settings(ctx)
     sweep_at_start(settings.runner.image)  # containers and temp folders of dead runs
     grader = LocalGrader(settings, dummy_judge=dummy)
-    if grader.dummy_judge:
-        click.secho(
-            "reprobot: judging with the DUMMY judge (no GRADER_OPENAI_API_KEY/OPENAI_API_KEY or "
-            "judge.base_url configured): word-overlap verdicts, NOT a real grade",
-            fg="yellow",
-            err=True,
-        )
-    grader.check_judge()  # --judge openai without a key: one line now, not after the reproduction
+    caveat = grader.check_judge()  # --judge openai without a key: one line now, not after the reproduction
+    if caveat:
+        click.secho(f"reprobot: the judge's caveat: {caveat} (NOT a real grade)", fg="yellow", err=True)
     progress = TerminalProgress()
     request = GradeRequest(
         submission, paper, code_dev=code_dev, reuse_reproduction=reuse, agent_log=agent_log

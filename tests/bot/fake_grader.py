@@ -34,6 +34,9 @@ class FakeGrader:
         path = self.data_dir / "fake_grader_calls.jsonl"
         return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
 
+    def check_judge(self) -> str | None:
+        return None  # outcomes are scripted by the test; no judge to build
+
     def grade(self, request: GradeRequest, out_dir: Path, progress: ProgressFn | None = None) -> GradeOutcome:
         cfg = self._config()
         previous = len(self._calls())

@@ -87,8 +87,9 @@ def test_a_passing_outage_is_retried_and_the_cache_keeps_the_good_leaves(
     assert code == 0, out + err
     summary = json.loads((tmp_path / "out" / "judge_summary.json").read_text())
     assert summary["coverage"] == 1.0
-    asked = Counter(leaf for r in server.received if r.answered == "ok" for leaf in r.leaf_ids)
-    assert asked["impl-loss"] == 1 and all(n == 1 for n in asked.values()), asked  # paid once each
+    # each call a leaf needs (rank, grade, parse under the paperbench protocol) is paid once
+    asked = Counter((leaf, r.kind) for r in server.received if r.answered == "ok" for leaf in r.leaf_ids)
+    assert asked[("impl-loss", "grade_text")] == 1 and all(n == 1 for n in asked.values()), asked
 
 
 def test_error_kinds() -> None:

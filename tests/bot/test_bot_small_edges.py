@@ -55,8 +55,8 @@ def test_a_worker_with_the_dummy_judge_says_so_once_at_start(tmp_path: Path) -> 
         timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stderr.count("DUMMY judge") == 1 and "WARNING" in proc.stderr
-    assert proc.stderr.index("DUMMY judge") < proc.stderr.index("processed 0 job(s)")
+    assert proc.stderr.count("caveat: dummy judge") == 1 and "WARNING" in proc.stderr
+    assert proc.stderr.index("caveat: dummy judge") < proc.stderr.index("processed 0 job(s)")
 
 
 def test_grade_with_openai_and_no_key_fails_before_reproducing(tmp_path: Path) -> None:
