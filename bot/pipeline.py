@@ -20,7 +20,7 @@ from typing import Any
 
 from bot.grading import GradeOutcome, GradeRequest, ProgressFn
 from bot.jobs.retry import backoff_delay
-from bot.results import ResultFolder
+from bot.results import EXECUTED_FILES, REPRODUCE_LOG, ResultFolder
 from bot.settings import Settings
 from judge.errors import JudgeError, PaperNotFound, RubricError
 from judge.papers import Paper, PaperRegistry
@@ -116,7 +116,7 @@ class LocalGrader:
         )
         if code_dev:  # PaperBench's Code-Dev variant runs nothing (and saves the GPU)
             return record_without_run(root, out_dir, options, reason="code-dev", submission_ref=ref)
-        beat = _Heartbeat(out_dir / "reproduce.log", progress)
+        beat = _Heartbeat(out_dir / REPRODUCE_LOG, progress)
         beat.start()
         try:
             return reproduce(
@@ -128,7 +128,8 @@ class LocalGrader:
 
     def collect(self, paper: Paper, out_dir: Path, agent_log: Path | None = None) -> BlacklistReport:
         """Scan the executed submission, its log and the agent's (both rules) and record it."""
-        logs = {"reproduce.log": out_dir / "reproduce.log"} if (out_dir / "reproduce.log").is_file() else {}
+        log = ResultFolder(out_dir).reproduce_log
+        logs = {REPRODUCE_LOG: log} if log.is_file() else {}
         if agent_log is not None:
             logs["agent.log"] = agent_log
         report = self.scan(paper, out_dir / "submission", logs)
@@ -170,7 +171,7 @@ class LocalGrader:
         retry = 0
         while True:
             summary = self.judge(paper, executed, out_dir, code_dev, progress)
-            grade = out_dir / "grade.json"
+            grade = ResultFolder(out_dir).grade
             failed = infra_failed_leaves(load_graded(grade)) if grade.is_file() else []
             if not failed:
                 return summary, 0
@@ -211,7 +212,7 @@ class LocalGrader:
 
     def _write_blacklist(self, out_dir: Path, report: BlacklistReport) -> None:
         data = report.to_dict(self.settings.runner.blacklist_policy)
-        (out_dir / "blacklist.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        ResultFolder(out_dir).blacklist.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
     def grade(self, request: GradeRequest, out_dir: Path, progress: ProgressFn | None = None) -> GradeOutcome:
         progress = progress or _noop
@@ -235,10 +236,10 @@ class LocalGrader:
         if request.reuse_reproduction is not None:
             executed = Path(request.reuse_reproduction)
             if executed.resolve() != out_dir.resolve():
-                for name in ("reproduce.log", "metadata.json", "blacklist.json"):
+                for name in EXECUTED_FILES:
                     if (executed / name).is_file():
                         shutil.copy2(executed / name, out_dir / name)
-            elif not (out_dir / "blacklist.json").is_file():  # resumed before the run was scanned
+            elif not ResultFolder(out_dir).blacklist.is_file():  # resumed before the run was scanned
                 post = self.collect(paper, out_dir)
                 if post.blocked(self.settings.runner.blacklist_policy):
                     return outcome(

@@ -29,7 +29,6 @@ def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=False))
 
 
-
 def judge_option(
     default: str, choices: tuple[str, ...], *, legacy_flag: bool = False
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

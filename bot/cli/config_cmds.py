@@ -33,8 +33,10 @@ def config_group() -> None:
 def config_check(ctx: click.Context, path: Path | None) -> None:
     """Validate PATH (default: --config, else $REPROBOT_CONFIG): exit 0 when it loads, else 1 with
     one line per problem (FILE:LINE:COLUMN, the nearest known key for a misspelt one)."""
-    path = path or ctx.find_root().obj.config_path or (
-        Path(os.environ["REPROBOT_CONFIG"]) if os.environ.get("REPROBOT_CONFIG") else None
+    path = (
+        path
+        or ctx.find_root().obj.config_path
+        or (Path(os.environ["REPROBOT_CONFIG"]) if os.environ.get("REPROBOT_CONFIG") else None)
     )
     if path is None:
         raise click.UsageError("name a configuration file (or pass --config / set REPROBOT_CONFIG)")

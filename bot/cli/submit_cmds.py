@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from bot.cli.common import app_settings
+from bot.results import REPORT_HTML
 from bot.settings import Settings
 from bot.submit import Result, SubmitError, Submitted, check_name
 
@@ -46,7 +47,7 @@ def _forge_result(settings: Settings, sha: str) -> Result | None:
     outcome = job.outcome
     if job.state in ("cancelled", "superseded") or outcome is None:
         return Result("cancelled", None, job.message or job.state)
-    report = Path(job.result_dir) / "report.html" if job.result_dir else None
+    report = Path(job.result_dir) / REPORT_HTML if job.result_dir else None
     return Result(outcome.status, outcome.score, outcome.message, str(report) if report else "")
 
 

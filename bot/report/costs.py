@@ -74,7 +74,5 @@ def scan_costs(results_dir: Path) -> CostTotals:
             entry = acc[getattr(r, dim)]
             entry[0] += r.cost_usd
             entry[1] += 1
-        by[dim] = tuple(
-            sorted(((k, v[0], int(v[1])) for k, v in acc.items()), key=lambda x: (-x[1], x[0]))
-        )
+        by[dim] = tuple(sorted(((k, v[0], int(v[1])) for k, v in acc.items()), key=lambda x: (-x[1], x[0])))
     return CostTotals(tuple(rows), by, sum(r.cost_usd for r in rows), unknown)

@@ -24,6 +24,7 @@ from bot.report.evidence import CITATIONS_KEY, NO_EVIDENCE
 from bot.report.links import report_links, run_attempts
 from bot.report.templating import html_env
 from bot.report.tree import LEVELS, node_stats, tree_rows
+from bot.results import REPORT_HTML
 from judge.rubric import TASK_CATEGORIES
 
 EVIDENCE_ITEMS = 200
@@ -136,6 +137,6 @@ def render_html_report(ctx: ReportContext) -> str:
 
 
 def write_html_report_ctx(ctx: ReportContext, *, out: Path | None = None) -> Path:
-    out = out if out is not None else ctx.result_dir / "report.html"
+    out = out if out is not None else ctx.result_dir / REPORT_HTML
     out.write_text(render_html_report(ctx), encoding="utf-8")
     return out

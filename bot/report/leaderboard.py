@@ -23,6 +23,7 @@ from markupsafe import Markup
 
 from bot.report.escaping import md_inline
 from bot.report.templating import html_env, markdown_env
+from bot.results import SUBMISSION_RECORD
 from judge.summary import DUMMY_CAVEAT, NO_PAPER_CAVEAT, GradeSummary
 
 MODES = ("full", "code-dev")
@@ -153,7 +154,7 @@ def scan(
         folder = summary_path.parent
         rel = str(folder.relative_to(results_dir)) if folder != Path(results_dir) else "."
         summary = _read(summary_path)
-        sub = _read(folder / "submission.json")
+        sub = _read(folder / SUBMISSION_RECORD)
         if summary is None:
             skipped.append(f"{rel}: unreadable judge_summary.json")
             continue
@@ -284,8 +285,4 @@ def render_markdown(board: Leaderboard, *, title: str = "reprobot leaderboard") 
 
 
 def render_html(board: Leaderboard, *, title: str = "reprobot leaderboard") -> str:
-    return (
-        html_env()
-        .get_template("leaderboard.html.j2")
-        .render(lb=board, title=title, mean_text=mean_text)
-    )
+    return html_env().get_template("leaderboard.html.j2").render(lb=board, title=title, mean_text=mean_text)

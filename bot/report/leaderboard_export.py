@@ -74,9 +74,17 @@ def to_csv(board: Leaderboard) -> str:
 
 def to_json(board: Leaderboard) -> str:
     overall = [
-        {**_track(t), "rank": i, "submitter": r.submitter, "human_baseline": r.human_baseline,
-         "mean": round(r.mean, 6), "mean_best": round(r.mean_best, 6), "mean_latest": round(r.mean_latest, 6),
-         "papers_attempted": r.papers_attempted, "papers_total": r.papers_total}  # fmt: skip
+        {
+            **_track(t),
+            "rank": i,
+            "submitter": r.submitter,
+            "human_baseline": r.human_baseline,
+            "mean": round(r.mean, 6),
+            "mean_best": round(r.mean_best, 6),
+            "mean_latest": round(r.mean_latest, 6),
+            "papers_attempted": r.papers_attempted,
+            "papers_total": r.papers_total,
+        }  # fmt: skip
         for t in board.tracks
         for i, r in enumerate(board.overall[t], 1)
     ]

@@ -24,6 +24,7 @@ from bot.report.evidence import NO_EVIDENCE, LeafEvidence
 from bot.report.links import report_links
 from bot.report.templating import markdown_env
 from bot.report.tree import LEVELS, NodeStats, TreeStyle, node_stats, tree_rows
+from bot.results import BLACKLIST, JUDGE_SUMMARY, RUN_METADATA, SUBMISSION_RECORD
 from judge.graded import GradedNode
 
 COMMENT_MARKER = "<!-- reprobot:score-comment -->"
@@ -53,10 +54,10 @@ class CheckOutput:
 
 
 _MISSING_WHAT = {
-    "judge_summary.json": "judge model, cost and mode unknown",
-    "metadata.json": "no reproduction facts",
-    "blacklist.json": "the blacklist scan result is unknown",
-    "submission.json": "submitter and commit unknown",
+    JUDGE_SUMMARY: "judge model, cost and mode unknown",
+    RUN_METADATA: "no reproduction facts",
+    BLACKLIST: "the blacklist scan result is unknown",
+    SUBMISSION_RECORD: "submitter and commit unknown",
 }
 
 
