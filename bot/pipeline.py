@@ -23,7 +23,7 @@ from bot.jobs.retry import backoff_delay
 from bot.results import EXECUTED_FILES, REPRODUCE_LOG, ResultFolder
 from bot.settings import Settings
 from judge.errors import JudgeError, PaperNotFound, RubricError
-from judge.papers import Paper, PaperRegistry
+from judge.papers import Paper, PaperRegistry, paper_caveats
 from judge.summary import GradeSummary
 from runner.blacklist import BlacklistReport, scan_submission
 from runner.engine import ContainerEngine
@@ -228,6 +228,9 @@ class LocalGrader:
             paper.rubric  # noqa: B018 - validate before spending anything
         except (PaperNotFound, RubricError) as exc:
             return outcome("rejected", str(exc))
+        # No paper.md (and grading without it not allowed): refused before any work. PaperMissing is
+        # the organizer's to fix: the CLI says so in one line (exit 1); the bot's routing refuses first.
+        paper_caveats(paper, self.settings.judge.allow_missing_paper)
         try:
             self.check_judge()  # before the GPU run, not after it
         except JudgeError as exc:

@@ -19,6 +19,9 @@ from bot.settings import Settings
 @judge_option("auto", ("auto", "dummy", "openai"))
 @click.option("--reuse", type=click.Path(file_okay=False, path_type=Path), help="Judge this executed folder.")
 @click.option(
+    "--allow-missing-paper", is_flag=True, help="Grade a paper without paper.md (every output says so)."
+)
+@click.option(
     "--agent-log",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     default=None,
@@ -33,6 +36,7 @@ def grade(
     code_dev: bool,
     dummy: bool | None,
     reuse: Path | None,
+    allow_missing_paper: bool,
     agent_log: Path | None,
 ) -> None:
     """Reproduce SUBMISSION in the sandbox, grade every rubric leaf, write DIR/report.html.
@@ -45,6 +49,9 @@ def grade(
     from runner.janitor import sweep_at_start
 
     settings: Settings = app_settings(ctx)
+    if allow_missing_paper:
+        judge = settings.judge.model_copy(update={"allow_missing_paper": True})
+        settings = settings.model_copy(update={"judge": judge})
     sweep_at_start(settings.runner.image)  # containers and temp folders of dead runs
     grader = LocalGrader(settings, dummy_judge=dummy)
     caveat = grader.check_judge()  # --judge openai without a key: one line now, not after the reproduction

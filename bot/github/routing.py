@@ -29,7 +29,7 @@ from bot.jobs.records import (
 )
 from bot.settings import Settings
 from judge.errors import PaperNotFound
-from judge.papers import PaperRegistry
+from judge.papers import PaperMissing, PaperRegistry, paper_caveats
 
 PR_GRADE_ACTIONS = frozenset({"opened", "synchronize", "reopened", "ready_for_review", "labeled"})
 RUN_NAME_RE = re.compile(r"^reprobot job (\d+) g(\d+)\b")
@@ -105,8 +105,8 @@ def grade_actions_for_pr(
         if settings.bot.label_gate and settings.bot.label_gate not in labels:
             return Routed((), f"label {settings.bot.label_gate!r} missing (bot.label_gate)")
 
-    def notice(title: str, message: str) -> Routed:
-        return Routed((NewNotice(repo, number, sha, title, message, "failure", installation_id),), title)
+    def notice(title: str, message: str, conclusion: str = "failure") -> Routed:
+        return Routed((NewNotice(repo, number, sha, title, message, conclusion, installation_id),), title)
 
     try:
         paper = registry.get(paper_id)
@@ -119,6 +119,10 @@ def grade_actions_for_pr(
             f"This pull request targets `{base_ref}`, but reprobot has no paper `{paper_id}`. "
             f"Change the base branch to `{example}` for one of the known papers: {known}.",
         )
+    try:
+        paper_caveats(paper, settings.judge.allow_missing_paper)
+    except PaperMissing as exc:  # the organizer's to fix, never the submitter's: neutral, not failure
+        return notice(f"Paper '{paper_id}' cannot be graded yet", f"{exc}.", "neutral")
     head_repo = head.get("repo")
     if not isinstance(head_repo, dict):
         return notice(

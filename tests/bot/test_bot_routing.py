@@ -85,6 +85,17 @@ def test_unknown_paper_and_oversized_repository_become_actionable_notices(make_s
     assert job.kind == "notice" and "at most 1 MB" in job.message
 
 
+def test_a_paper_without_paper_md_is_a_neutral_notice_not_a_grade(make_settings: Any) -> None:
+    """The judge grades with the paper: a PR to a paper whose paper.md was never imported gets a
+    neutral check saying how the organizer fixes it (never a job retried as an outage, never a
+    failure charged to the submitter)."""
+    settings = make_settings(judge={"allow_missing_paper": False})
+    data = payload("pull_request/opened")  # paper/all-in-one: bundled without paper.md
+    [job] = _deliver(settings, "pull_request", data).jobs()
+    assert job.kind == "notice" and job.info.conclusion == "neutral"
+    assert "paper.md" in job.message and "reprobot papers import" in job.message
+
+
 def _comment(body: str, user_type: str = "User") -> dict[str, Any]:
     data = json.loads((FIXTURES / "issue_comment/created.with-installation.payload.json").read_text())
     data["issue"]["pull_request"] = {"url": "https://api.github.invalid/repos/Codertocat/Hello-World/pulls/1"}

@@ -114,3 +114,22 @@ def test_a_papers_own_timeout_wins_over_the_default(tmp_path: Path, monkeypatch:
     default = lg.PaperRegistry(settings.papers.rubrics_dir).resolve("tiny-moons")
     grader.run(default, GOOD, tmp_path / "out2", "ref", False, lambda stage, detail: None)
     assert seen == [7200.0, float(settings.runner.timeout_s)] and settings.runner.timeout_s == 24 * 3600
+
+
+def test_grade_refuses_a_paper_without_paper_md_before_any_work(tmp_path: Path) -> None:
+    """No paper.md: one line, exit 1, before fetching or reproducing (no engine needed); with
+    --allow-missing-paper the grade goes on and says so."""
+    code, out, err = grade(str(GOOD), "--paper", "bam", "--out", str(tmp_path / "out"), env=NO_ENGINE)
+    assert code == 1 and "paper.md" in err and "Traceback" not in err
+    assert not (tmp_path / "out" / "metadata.json").exists()
+    args = ["--paper", "tiny-moons", "--code-dev", "--allow-missing-paper", "--out", str(tmp_path / "o2")]
+    paper_less = tmp_path / "paper"
+    shutil.copytree(ROOT / "rubrics" / "tiny-moons", paper_less)
+    (paper_less / "paper.md").unlink()
+    args[1] = str(paper_less)
+    code, out, err = grade(str(GOOD), *args, env=NO_ENGINE)
+    assert code == 0, err
+    assert (
+        "graded WITHOUT the paper"
+        in json.loads((tmp_path / "o2" / "judge_summary.json").read_text())["caveats"][-1]
+    )
