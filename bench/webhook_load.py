@@ -36,7 +36,10 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURE = Path("/work/shared/fixtures/github/webhooks/pull_request/opened.payload.json")
+SHARED = next(
+    (p for p in (ROOT.parent / "shared", Path("/work/shared")) if p.is_dir()), ROOT.parent / "shared"
+)
+FIXTURE = SHARED / "fixtures/github/webhooks/pull_request/opened.payload.json"
 SECRET = "bench-secret"
 
 

@@ -14,9 +14,10 @@ import pytest
 import yaml
 
 from bot.settings import Settings, load_settings
+from tests.shared import SHARED
 from tests.standins.github_server import GitHubStandIn
 
-FIXTURES = Path("/work/shared/fixtures/github/webhooks")
+FIXTURES = SHARED / "fixtures/github/webhooks"
 SECRET = "test-webhook-secret"
 PAPER = "all-in-one"
 

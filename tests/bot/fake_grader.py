@@ -18,8 +18,9 @@ from bot.grading import GradeOutcome, GradeRequest, ProgressFn
 from bot.settings import Settings
 from judge.graded import aggregate, code_dev_graded, dump_graded, load_graded, summarize
 from runner.metadata import RunMetadata
+from tests.shared import SHARED
 
-EXPECTED = Path("/work/shared/paperbench/judge_eval/all-in-one/expected_result.json")
+EXPECTED = SHARED / "paperbench/judge_eval/all-in-one/expected_result.json"
 
 
 class FakeGrader:

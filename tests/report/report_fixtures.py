@@ -8,12 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tests.shared import SHARED
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RUBRICS_DIR = REPO_ROOT / "rubrics"
-SHARED = REPO_ROOT.parent / "shared"
 GOLD_DIR = SHARED / "paperbench" / "judge_eval"
-if not GOLD_DIR.is_dir():  # worktrees live beside /work/shared
-    GOLD_DIR = Path("/work/shared/paperbench/judge_eval")
 
 JUDGE_SUMMARY = {
     "paper_id": "example",

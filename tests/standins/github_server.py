@@ -1,6 +1,6 @@
 """A GitHub REST stand-in: a real HTTP server on 127.0.0.1 held to the published OpenAPI subset.
 
-Every request is matched to an operation of ``/work/shared/fixtures/github/rest-openapi-subset.json``
+Every request is matched to an operation of ``../shared/fixtures/github/rest-openapi-subset.json``
 (method + path template), its path and query parameters are checked against the parameter schemas,
 and its JSON body against the operation's request body schema (OpenAPI 3.0 ``nullable`` turned into
 JSON Schema). A request that does not conform is answered 422 and recorded in ``violations`` (tests
@@ -28,10 +28,11 @@ import jsonschema
 import referencing
 from referencing.jsonschema import DRAFT4
 
+from tests.shared import SHARED
 from tests.standins.github_contents import ContentsState, merge_extra_paths
 from tests.standins.github_contents import dispatch as contents_dispatch
 
-SPEC_PATH = Path("/work/shared/fixtures/github/rest-openapi-subset.json")
+SPEC_PATH = SHARED / "fixtures/github/rest-openapi-subset.json"
 SPEC_URI = "urn:github-rest-openapi-subset"
 
 

@@ -2,7 +2,7 @@
 
 It listens on 127.0.0.1 (a real socket: point the official ``openai`` client at ``base_url``),
 validates every request body against the published OpenAPI subset in
-``/work/shared/fixtures/openai/chat-completions-openapi-subset.json`` (OpenAPI 3.1: JSON Schema
+``../shared/fixtures/openai/chat-completions-openapi-subset.json`` (OpenAPI 3.1: JSON Schema
 2020-12, resolved with a ``referencing`` registry built from the document), and answers with
 scripted verdicts and faults:
 
@@ -38,7 +38,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -46,8 +45,9 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from judge.tokens import encode, estimate_tokens, flatten_messages, prefix_reuse_ids
+from tests.shared import SHARED
 
-SPEC_PATH = Path("/work/shared/fixtures/openai/chat-completions-openapi-subset.json")
+SPEC_PATH = SHARED / "fixtures/openai/chat-completions-openapi-subset.json"
 SPEC_URI = "urn:reprobot:openai-chat-completions-subset"
 _IDS_RE = re.compile(r"one entry for each of: (.*)\.\s*$", re.DOTALL)
 _CRITERION_RE = re.compile(r'\(criterion id: ("(?:[^"\\]|\\.)*")\)')
