@@ -14,12 +14,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-REPRODUCE_LOG = "reproduce.log"
-RUN_METADATA = "metadata.json"
-EXECUTED_DIR = "submission"
-GRADE = "grade.json"
-JUDGE_SUMMARY = "judge_summary.json"
-JUDGE_CALLS = "judge_calls.jsonl"
+from judge.outputs import GRADE, JUDGE_CALLS, JUDGE_SUMMARY
+from runner.layout import EXECUTED_DIR, REPRODUCE_LOG, RUN_METADATA
+
+__all__ = ["EXECUTED_DIR", "GRADE", "JUDGE_CALLS", "JUDGE_SUMMARY", "REPRODUCE_LOG", "RUN_METADATA"]
+
 BLACKLIST = "blacklist.json"
 SUBMISSION_RECORD = "submission.json"
 REPORT_HTML = "report.html"

@@ -14,7 +14,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-LOG_FILE = "reproduce.log"
+from runner.layout import REPRODUCE_LOG
+
+LOG_FILE = REPRODUCE_LOG  # the run's log, as a citation names it
 MAX_CITATIONS = 8
 MAX_QUOTE_CHARS = 500
 LINE_SLACK = 3

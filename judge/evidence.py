@@ -22,6 +22,7 @@ from judge.citations import LOG_FILE
 from judge.errors import JudgeError
 from judge.tokens import count_tokens, estimate_tokens, head_tail_tokens, truncate_tokens
 from runner.errors import RunnerError
+from runner.layout import RUN_METADATA
 from runner.metadata import RunMetadata
 
 SKIP_DIRS = frozenset(
@@ -100,7 +101,7 @@ def load_executed(executed: Path) -> ExecutedSubmission:
             f"{executed}: not a directory (expected a `reprobot reproduce --out` folder)"
         )
     try:
-        metadata = RunMetadata.read(executed / "metadata.json")
+        metadata = RunMetadata.read(executed / RUN_METADATA)
     except RunnerError as exc:
         raise ExecutedSubmissionError(str(exc)) from None
     log_path = executed / LOG_FILE

@@ -27,6 +27,7 @@ from judge.evidence import ExecutedSubmission, load_executed
 from judge.graded import GradedNode, LeafGrade, dump_graded, grade_tree, summarize
 from judge.infra import error_kind
 from judge.llm import LLMBackend, Usage, scrubbed
+from judge.outputs import GRADE, JUDGE_CALLS
 from judge.papers import Paper, PaperMissing, paper_caveats
 from judge.plan import Plan, WorkItem, build_plan, wave_order
 from judge.protocols.common import NO_OUTPUTS_EXPLANATION
@@ -166,7 +167,7 @@ def judge_executed(
 
     cache = _open_cache(options)
     accounting = Accounting(settings)
-    calls_path = out_dir / "judge_calls.jsonl"
+    calls_path = out_dir / JUDGE_CALLS
     cached_leaves = 0
     read = _reader(sub)
 
@@ -207,7 +208,7 @@ def judge_executed(
         cache.close()
 
     graded = grade_tree(rubric, lambda leaf: grades[leaf.id])
-    grade_path = out_dir / "grade.json"
+    grade_path = out_dir / GRADE
     dump_graded(graded, grade_path)
     s = summarize(graded)
     summary = GradeSummary(

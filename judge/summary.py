@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from judge.outputs import JUDGE_SUMMARY
+
 DUMMY_CAVEAT = "dummy judge: word overlap, no model; not a real grade"
 NO_PAPER_CAVEAT = "graded WITHOUT the paper (paper.md missing; --allow-missing-paper)"
-SUMMARY_FILE = "judge_summary.json"
+SUMMARY_FILE = JUDGE_SUMMARY
 
 
 def _num(value: Any) -> float | None:

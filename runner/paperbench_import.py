@@ -27,11 +27,10 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from runner.errors import SubmissionError
+from runner.layout import CREATION_TIME, REPRODUCE_LOG, RUN_METADATA
 from runner.metadata import FileChange, RunMetadata
 from runner.workspace import collect
 
-LOG = "reproduce.log"
-CREATION = "reproduce.log.creation_time"
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 MAX_MEMBERS = 200_000
 
@@ -102,15 +101,18 @@ def _extract_zip(archive: Path, dest: Path, max_bytes: int, skipped: list[str]) 
 
 def _find_root(top: Path) -> Path:
     """The folder holding reproduce.log.creation_time: the top, or one folder below."""
-    if (top / CREATION).is_file():
+    if (top / CREATION_TIME).is_file():
         return top
     below = [
-        d for d in sorted(top.iterdir()) if d.is_dir() and not d.is_symlink() and (d / CREATION).is_file()
+        d
+        for d in sorted(top.iterdir())
+        if d.is_dir() and not d.is_symlink() and (d / CREATION_TIME).is_file()
     ]
     if len(below) == 1:
         return below[0]
     raise SubmissionError(
-        f"no {CREATION} at the top of the run or in one folder below: not a PaperBench executed submission"
+        f"no {CREATION_TIME} at the top of the run or in one folder below: "
+        "not a PaperBench executed submission"
     )
 
 
@@ -166,16 +168,16 @@ def _import(run: Path, out_dir: Path, file_cap: int, total_cap: int, max_bytes: 
         else:
             raise SubmissionError(f"{run}: no such file or folder")
         root = _find_root(top)
-        for required in (LOG, CREATION):
+        for required in (REPRODUCE_LOG, CREATION_TIME):
             path = root / required
             if path.is_symlink() or not path.is_file():
                 raise SubmissionError(f"{run}: no {required} in the executed submission")
-        text = (root / CREATION).read_text(encoding="utf-8", errors="replace").strip()
+        text = (root / CREATION_TIME).read_text(encoding="utf-8", errors="replace").strip()
         try:
             creation = float(text.split()[0])
         except (ValueError, IndexError):
-            raise SubmissionError(f"{run}: {CREATION} holds {text[:40]!r}, not a Unix time") from None
-        log_mtime = (root / LOG).lstat().st_mtime
+            raise SubmissionError(f"{run}: {CREATION_TIME} holds {text[:40]!r}, not a Unix time") from None
+        log_mtime = (root / REPRODUCE_LOG).lstat().st_mtime
         touched: dict[str, float] = {}
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))]
@@ -185,14 +187,14 @@ def _import(run: Path, out_dir: Path, file_cap: int, total_cap: int, max_bytes: 
                 rel = Path(full).relative_to(root).as_posix()
                 if (
                     stat.S_ISREG(st.st_mode)
-                    and rel not in (LOG, CREATION)
+                    and rel not in (REPRODUCE_LOG, CREATION_TIME)
                     and st.st_mtime >= creation - slack
                 ):
                     touched[rel] = st.st_mtime
-        shutil.copyfile(root / LOG, out_dir / LOG)
-        shutil.copyfile(root / CREATION, out_dir / CREATION)
+        shutil.copyfile(root / REPRODUCE_LOG, out_dir / REPRODUCE_LOG)
+        shutil.copyfile(root / CREATION_TIME, out_dir / CREATION_TIME)
         result = collect(root, out_dir / "submission", file_cap=file_cap, total_cap=total_cap)
-        for name in (LOG, CREATION):
+        for name in (REPRODUCE_LOG, CREATION_TIME):
             (out_dir / "submission" / name).unlink(missing_ok=True)
     changes = tuple(
         FileChange(rel, "modified", None, result.after[rel].sha256, result.after[rel].size)
@@ -215,7 +217,7 @@ def _import(run: Path, out_dir: Path, file_cap: int, total_cap: int, max_bytes: 
         creation_time=creation,
         origin="paperbench-import",
     )
-    meta.write(out_dir / "metadata.json")
+    meta.write(out_dir / RUN_METADATA)
     return meta
 
 

@@ -39,6 +39,7 @@ from runner.errors import InfraError, SubmissionError
 from runner.gpu import detect_host, probe, resolve_request
 from runner.image import PYTHONS_LABEL
 from runner.janitor import DEADLINE_LABEL, OWNER_LABEL, RUN_LABEL, give_back, owner_label, temp_dir
+from runner.layout import ATTEMPTS_DIR, CREATION_TIME, REPRODUCE_LOG, RUN_METADATA
 from runner.logcap import CappedLog, LogPump
 from runner.metadata import AttemptRecord, RunMetadata
 from runner.options import CONTAINER_HOME, CONTAINER_UID, ENTRY, ReproduceOptions, Variation, salvage_plan
@@ -136,10 +137,10 @@ def _run_attempt(ctx: RunContext, attempt: Attempt, attempt_dir: Path, tmp: Path
         },
         log_max_bytes=max(options.log_cap_bytes * 2, 2 * 1024**2),
     )  # fmt: skip
-    log = CappedLog(attempt_dir / "reproduce.log", options.log_cap_bytes)
+    log = CappedLog(attempt_dir / REPRODUCE_LOG, options.log_cap_bytes)
     attempt.started_at = now_iso()
     attempt.creation_time = time.time()
-    (attempt_dir / "reproduce.log.creation_time").write_text(f"{int(attempt.creation_time)}\n")
+    (attempt_dir / CREATION_TIME).write_text(f"{int(attempt.creation_time)}\n")
     start = time.monotonic()
     container: Container | None = None
     try:
@@ -267,26 +268,26 @@ def reproduce(
             ):
                 break  # salvage only a run that failed, and quickly
             attempt = Attempt(number, variation)
-            attempt_dir = out_dir / "attempts" / str(number)
+            attempt_dir = out_dir / ATTEMPTS_DIR / str(number)
             if last_collected is not None:
                 shutil.rmtree(last_collected, ignore_errors=True)  # keep only the graded tree
             last_collected = _run_attempt(ctx, attempt, attempt_dir, Path(tmp))
             done.append(attempt)
             records.append(attempt.record())
             build_metadata(ctx, attempt, options=options, submission_ref=ref, attempts=tuple(records)).write(
-                attempt_dir / "metadata.json"
+                attempt_dir / RUN_METADATA
             )
             if attempt.status == "infra_error":
                 break
 
     final = done[-1]
-    final_dir = out_dir / "attempts" / str(final.number)
-    shutil.copyfile(final_dir / "reproduce.log", out_dir / "reproduce.log")
-    shutil.copyfile(final_dir / "reproduce.log.creation_time", out_dir / "reproduce.log.creation_time")
+    final_dir = out_dir / ATTEMPTS_DIR / str(final.number)
+    shutil.copyfile(final_dir / REPRODUCE_LOG, out_dir / REPRODUCE_LOG)
+    shutil.copyfile(final_dir / CREATION_TIME, out_dir / CREATION_TIME)
     if last_collected is not None and last_collected.is_dir():
         last_collected.rename(collected)
     meta = build_metadata(ctx, final, options=options, submission_ref=ref, attempts=tuple(records))
-    meta.write(out_dir / "metadata.json")
+    meta.write(out_dir / RUN_METADATA)
     if final.status == "infra_error":
         raise InfraError(final.error or "the reproduction failed for infrastructure reasons")
     return meta

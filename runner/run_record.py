@@ -14,6 +14,7 @@ from typing import Any
 from runner.engine import ContainerEngine, ExitState, GpuRequest
 from runner.errors import SubmissionError
 from runner.gpu import GpuSnapshot
+from runner.layout import REPRODUCE_LOG, RUN_METADATA
 from runner.metadata import AttemptRecord, FileChange, RunMetadata, RunStatus
 from runner.options import ReproduceOptions, Variation
 from runner.profiles import Profile
@@ -163,10 +164,10 @@ def record_without_run(
     result = collect(
         submission, collected, file_cap=options.file_cap_bytes, total_cap=options.total_cap_bytes
     )
-    (out_dir / "reproduce.log").write_bytes(b"")
+    (out_dir / REPRODUCE_LOG).write_bytes(b"")
     meta = replace(
         build_metadata(None, None, options=options, submission_ref=submission_ref, not_run_reason=reason),
         skipped_files=tuple(result.skipped),
     )
-    meta.write(out_dir / "metadata.json")
+    meta.write(out_dir / RUN_METADATA)
     return meta

@@ -23,6 +23,7 @@ from judge.grader import JudgeOptions, JudgeOutcome, estimate_executed, judge_ex
 from judge.judge_eval import judge_eval
 from judge.llm import LLMBackend
 from judge.rubric import parse_rubric
+from runner.layout import EXECUTED_DIR, REPRODUCE_LOG, RUN_METADATA
 from runner.metadata import RunMetadata
 
 
@@ -170,17 +171,17 @@ def judge_cmd(
 
 def _as_executed(path: Path, tmp: Path) -> Path:
     """An executed-submission folder as is; a bare submission wrapped as one that was never run."""
-    if (path / "metadata.json").is_file():
+    if (path / RUN_METADATA).is_file():
         return path
     if not path.is_dir():
         raise click.BadParameter(f"{path}: not a directory", param_hint="SUBMISSION_OR_EXECUTED")
     root = tmp / "executed"
-    shutil.copytree(path, root / "submission", symlinks=True)
-    log = path / "reproduce.log"
-    (root / "reproduce.log").write_text(
+    shutil.copytree(path, root / EXECUTED_DIR, symlinks=True)
+    log = path / REPRODUCE_LOG
+    (root / REPRODUCE_LOG).write_text(
         log.read_text(errors="replace") if log.is_file() else "", encoding="utf-8"
     )
-    RunMetadata(None, False, False, 0.0, False, "", "", "n/a", error=None).write(root / "metadata.json")
+    RunMetadata(None, False, False, 0.0, False, "", "", "n/a", error=None).write(root / RUN_METADATA)
     return root
 
 

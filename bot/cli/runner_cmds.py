@@ -13,6 +13,7 @@ from runner.blacklist import Policy, scan_submission
 from runner.errors import SubmissionError
 from runner.fetch import fetch_submission
 from runner.janitor import temp_dir
+from runner.layout import REPRODUCE_LOG
 from runner.reproduce import ReproduceOptions, reproduce
 
 
@@ -206,7 +207,7 @@ def blacklist_check(
     chosen: Policy = "fail" if (policy or app_settings(ctx).runner.blacklist_policy) == "fail" else "report"
     logs: dict[str, Path] = {}
     if log_file is not None:
-        logs["reproduce.log"] = log_file
+        logs[REPRODUCE_LOG] = log_file
     if agent_log is not None:
         logs["agent.log"] = agent_log
     report = scan_submission(submission, paper.blacklist, logs=logs)
