@@ -1,19 +1,20 @@
 """``/reprobot`` commands count only on their own plain line (not in fenced or indented code, not in
-quotes), and parsing is linear and bounded: a hostile comment cannot stall the webhook, whose answer
-comes in under 100 ms whatever the body."""
+quotes), and parsing is linear and bounded (counted in executed lines, not seconds): a hostile
+comment cannot stall the webhook."""
 
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
-from bot.github.commands import parse_command
+from bot.github import commands as commands_module
+from bot.github.commands import MAX_SCAN_CHARS, parse_command
 from bot.github.webhook import create_app
 from bot.jobs.queue import JobQueue
 from bot.settings import Settings, queue_path
 from tests.bot.conftest import headers, payload
+from tests.workcount import line_events
 
 
 @pytest.mark.parametrize(
@@ -54,24 +55,28 @@ HOSTILE = [
     ids=["newlines", "command-then-newlines", "fences", "blank-lines", "tabs", "spaces", "backticks"],
 )
 def test_parsing_is_linear_and_bounded(body: str) -> None:
-    started = time.perf_counter()
-    parse_command(body)
-    parse_command(body * 400)  # 26 MB: only the first 65,536 characters are read
-    assert time.perf_counter() - started < 0.1
+    """Counted, not timed: the work done on 26 MB is the work done on its first 65,536 characters,
+    and doubling the input at most doubles the work (plus a constant)."""
+    module = commands_module.__file__
+    assert module is not None
+    big = body * 400  # 26 MB: only the first MAX_SCAN_CHARS characters are read
+    assert line_events(module, parse_command, big) == line_events(
+        module, parse_command, big[:MAX_SCAN_CHARS]
+    )
+    half = line_events(module, parse_command, big[: MAX_SCAN_CHARS // 2])
+    whole = line_events(module, parse_command, big[:MAX_SCAN_CHARS])
+    assert whole <= 2 * half + 50, (half, whole)
 
 
-def test_a_hostile_comment_is_acknowledged_in_under_100_ms(settings: Settings) -> None:
+def test_a_hostile_comment_is_acknowledged_without_work_growing_with_it(settings: Settings) -> None:
+    """A 65,536-newline comment is acknowledged (202, committed); the parse behind it is bounded by
+    the test above. Its latency under a burst is measured by ``bench/webhook_load.py --hostile``."""
     app = create_app(settings, JobQueue(queue_path(settings)))
     client = app.test_client()
     data = payload("issue_comment/created")
     data["issue"]["pull_request"] = {"url": "https://api.github.invalid/repos/Codertocat/Hello-World/pulls/1"}
-    data["comment"]["body"] = "\n" * 65_536
-    body = json.dumps(data).encode()
-    client.post("/webhook", data=body, headers=headers("issue_comment", body))  # warm up
-    timings = []
-    for _ in range(5):
-        started = time.perf_counter()
-        resp = client.post("/webhook", data=body, headers=headers("issue_comment", body))
-        timings.append(time.perf_counter() - started)
+    for body in ("\n" * 65_536, "\n" * 65_536 * 4):
+        data["comment"]["body"] = body
+        raw = json.dumps(data).encode()
+        resp = client.post("/webhook", data=raw, headers=headers("issue_comment", raw))
         assert resp.status_code == 202
-    assert max(timings) < 0.1, timings

@@ -6,26 +6,20 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from runner.image import DEFAULT_IMAGE
+from tests.needs import DOCKER_REASON, docker_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
-def _docker_ready() -> bool:
-    if shutil.which("docker") is None:
-        return False
-    ok = subprocess.run(["docker", "image", "inspect", DEFAULT_IMAGE], capture_output=True, check=False)
-    return ok.returncode == 0
 
 
-@pytest.mark.skipif(not _docker_ready(), reason=f"needs a Docker engine with {DEFAULT_IMAGE} (make setup)")
+@pytest.mark.skipif(not docker_ready(), reason=DOCKER_REASON)
 def test_demo_grades_good_above_weak(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "GRADER_OPENAI_API_KEY")}
     env["REPROBOT_DEMO_DIR"] = str(tmp_path / "demo")

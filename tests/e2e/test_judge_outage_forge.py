@@ -15,19 +15,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.needs import DOCKER_REASON, docker_ready
 from tests.standins.openai_server import Fault, OpenAIStandIn
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
-def _docker_ready() -> bool:
-    if shutil.which("docker") is None:
-        return False
-    ok = subprocess.run(
-        ["docker", "image", "inspect", "reprobot/repro:latest"], capture_output=True, check=False
-    )
-    return ok.returncode == 0
 
 
 @pytest.fixture
@@ -43,7 +37,7 @@ def _git(*args: str, cwd: Path) -> str:
     return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
 
 
-@pytest.mark.skipif(not _docker_ready(), reason="needs a Docker engine with reprobot/repro:latest")
+@pytest.mark.skipif(not docker_ready(), reason=DOCKER_REASON)
 def test_forge_note_is_neutral_incomplete_when_the_judge_is_down(
     tmp_path: Path, outage: OpenAIStandIn
 ) -> None:

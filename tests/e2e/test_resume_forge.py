@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.e2e.test_judge_outage_forge import _docker_ready, _git
+from tests.e2e.test_judge_outage_forge import _git
+from tests.needs import DOCKER_REASON, docker_ready
 from tests.standins.openai_server import OpenAIStandIn
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,7 +31,7 @@ def judge() -> Iterator[OpenAIStandIn]:
         yield srv
 
 
-@pytest.mark.skipif(not _docker_ready(), reason="needs a Docker engine with reprobot/repro:latest")
+@pytest.mark.skipif(not docker_ready(), reason=DOCKER_REASON)
 def test_killed_while_judging_resumes_without_reproducing_again(tmp_path: Path, judge: OpenAIStandIn) -> None:
     config = tmp_path / "reprobot.yaml"
     config.write_text(

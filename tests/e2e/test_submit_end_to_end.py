@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.e2e.test_demo_end_to_end import _docker_ready
+from tests.needs import DOCKER_REASON, docker_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [
     pytest.mark.docker,
     pytest.mark.slow,
-    pytest.mark.skipif(not _docker_ready(), reason="needs a Docker engine with reprobot/repro:latest"),
+    pytest.mark.skipif(not docker_ready(), reason=DOCKER_REASON),
 ]
 
 

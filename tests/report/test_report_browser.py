@@ -4,7 +4,6 @@ and the DOM chromium dumps after the script ran shows exactly the expected leave
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -15,14 +14,10 @@ import pytest
 from report_fixtures import synthetic_tree
 
 from bot.report import load_context, write_html_report
+from tests.needs import CHROMIUM_REASON, chromium_path
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)"
-    ),
-]
+CHROMIUM = chromium_path()
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(CHROMIUM is None, reason=CHROMIUM_REASON)]
 
 
 @dataclass

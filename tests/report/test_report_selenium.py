@@ -8,7 +8,6 @@ need it are hidden. Screenshots at 1400 and 390 px are written to $REPROBOT_SCRE
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,20 +19,13 @@ from evidence_fixtures import worked_example_result
 from bot.report import load_context, write_html_report
 from bot.report.serve import results_blueprint
 from bot.settings import Settings
+from tests.needs import CHROMIUM_REASON, chromedriver_path, chromium_path, chromium_ready
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver") or (
-    "/usr/bin/chromedriver" if Path("/usr/bin/chromedriver").exists() else None
-)
-webdriver = pytest.importorskip("selenium.webdriver")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        CHROMIUM is None or CHROMEDRIVER is None,
-        reason="Debian's chromium and chromium-driver are needed (apt-get install chromium-driver)",
-    ),
-]
+CHROMIUM = chromium_path()
+CHROMEDRIVER = chromedriver_path()
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(not chromium_ready(), reason=CHROMIUM_REASON)]
 
+from selenium import webdriver  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select  # noqa: E402
 
