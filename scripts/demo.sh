@@ -32,10 +32,17 @@ for kind in good weak; do
   git clone -q "file://$FORGE" "$WORK/$kind" 2>/dev/null
   (
     cd "$WORK/$kind"
-    git checkout -q -b "submit/tiny-moons/$kind-example" origin/paper/tiny-moons
+    branch="submit/tiny-moons/$kind-example"
+    # A later demo pushes a new commit on top of the earlier one (the same submission, pushed again).
+    if git rev-parse -q --verify "origin/$branch" >/dev/null; then
+      git checkout -q -b "$branch" "origin/$branch"
+    else
+      git checkout -q -b "$branch" origin/paper/tiny-moons
+    fi
     cp -r "$ROOT/examples/submissions/tiny-moons-$kind/." .
     git add -A
-    git -c user.name="$kind participant" -c user.email="$kind@example.invalid" commit -qm "tiny-moons: $kind reproduction"
+    git -c user.name="$kind participant" -c user.email="$kind@example.invalid" \
+      commit -q --allow-empty -m "tiny-moons: $kind reproduction ($(date -u +%FT%TZ))"
     git push -q origin "HEAD:refs/heads/submit/tiny-moons/$kind-example"
   )
 done
