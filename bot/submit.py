@@ -10,6 +10,7 @@ state in the queue, or the check run on GitHub.
 from __future__ import annotations
 
 import base64
+import getpass
 import os
 import re
 import shutil
@@ -68,6 +69,20 @@ def check_folder(folder: Path) -> None:
         raise SubmitError(f"{folder}: not a folder")
     if not (folder / "reproduce.sh").is_file():
         raise SubmitError(f"{folder}: no reproduce.sh at its root (PaperBench runs `bash reproduce.sh`)")
+
+
+def default_submitter(folder: Path) -> str:
+    """The submitter name when none is given: git's ``user.name`` (as seen from FOLDER), made a
+    valid branch word; else the login name."""
+    try:
+        done = subprocess.run(
+            ["git", "config", "--get", "user.name"], cwd=folder, capture_output=True, text=True, check=False
+        )
+        configured = done.stdout.strip() if done.returncode == 0 else ""
+    except OSError:
+        configured = ""
+    word = re.sub(r"[^A-Za-z0-9._-]+", "-", configured).strip("-._")[:64]
+    return word if word and NAME_RE.match(word) else getpass.getuser()
 
 
 def check_name(name: str) -> str:

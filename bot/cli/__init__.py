@@ -8,6 +8,7 @@ interrupt. No tracebacks for bad input.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
 import sys
@@ -50,6 +51,16 @@ class ReprobotGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         return load_command(cmd_name)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = click.utils.make_str(args[0]) if args else ""
+        if args and not name.startswith("-") and load_command(name) is None and not ctx.resilient_parsing:
+            close = difflib.get_close_matches(name, list(COMMAND_TABLE), n=3, cutoff=0.6)
+            hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            ctx.fail(f"No such command {name!r}.{hint}")
+        return super().resolve_command(ctx, args)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, short) for name, (_, short) in sorted(COMMAND_TABLE.items())]

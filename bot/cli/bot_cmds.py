@@ -71,7 +71,10 @@ def worker(ctx: click.Context, once: bool, concurrency: int | None) -> None:
     from runner.janitor import sweep_at_start
 
     settings: Settings = app_settings(ctx)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # reprobot's own loggers speak at INFO; libraries (drain3, urllib3, docker) only when they warn
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    for own in ("reprobot", "runner", "judge", "bot"):
+        logging.getLogger(own).setLevel(logging.INFO)
     sweep_at_start(settings.runner.image)  # containers and temp folders of dead runs
     queue = _queue(settings)  # a fatal misconfiguration: one line, before anything else
     github_for = clients_for(settings, github_factory)

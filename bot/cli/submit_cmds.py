@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import getpass
 import time
 from pathlib import Path
 
 import click
 
-from bot.cli.common import app_settings
+from bot.cli.common import app_settings, resolve_paper
 from bot.results import REPORT_HTML
 from bot.settings import Settings
-from bot.submit import Result, SubmitError, Submitted, check_name
+from bot.submit import Result, SubmitError, Submitted, check_name, default_submitter
 
 EXIT = {"graded": 0, "rejected": 1, "infra_error": 3, "cancelled": 1}
 
@@ -108,7 +107,8 @@ def submit(
     from bot.submit import check_run_result, wait_for
 
     settings: Settings = app_settings(ctx)
-    who = check_name(name or getpass.getuser())
+    resolve_paper(ctx, paper)  # an unknown id is one line listing the known ones, before any push
+    who = check_name(name or default_submitter(folder))
     if repo is not None:
         if work:
             raise click.UsageError("--work grades on the local forge; with --github the bot grades it")
