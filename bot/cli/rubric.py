@@ -97,17 +97,21 @@ def papers(ctx: click.Context, as_json: bool) -> None:
 @click.argument("ids", nargs=-1)
 @click.pass_context
 def papers_import(ctx: click.Context, data_dir: Path, ids: tuple[str, ...]) -> None:
-    """Copy papers (rubric, paper.md, addenda, blacklist, config, assets) from a PaperBench data
-    folder into the configured papers folder; all of them when no ID is given."""
+    """Copy papers (rubric, paper.md, addenda, blacklist, config, assets) from a PaperBench checkout or
+    data folder into the configured papers folder; all of them when no ID is given. Each paper is
+    imported whole or not at all; exit 1 when any was refused (each named with its reason)."""
     from judge.paper_import import import_papers
 
     reg = registry(ctx)
-    done = import_papers(data_dir, reg.rubrics_dir, reg.blacklists_dir, ids)
-    for p in done:
+    report = import_papers(data_dir, reg.rubrics_dir, reg.blacklists_dir, ids)
+    for p in report.imported:
         click.echo(f"{p.id}: {', '.join(p.files)} -> {p.folder} (gradable {'yes' if p.gradable else 'no'})")
         for why in p.skipped:
             click.echo(f"  skipped {why}")
-    click.echo(f"imported {len(done)} papers")
-
+    for r in report.refused:
+        click.echo(f"refused {r.name}: {r.reason}", err=True)
+    click.echo(f"imported {len(report.imported)} papers from {report.root}, refused {len(report.refused)}")
+    if report.refused:
+        ctx.exit(1)
 
 COMMANDS: list[click.Command] = [rubric_group, papers]
