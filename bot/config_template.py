@@ -78,16 +78,17 @@ def _section(model: BaseModel, indent: int) -> list[str]:
             first = " ".join(inspect.cleandoc(own).split("\n\n")[0].split())
             lines += ["", *textwrap.wrap(first, 100, initial_indent=f"{pad}# ", subsequent_indent=f"{pad}# ")]
             inner = _section(value, indent + 1)
-            active = any(line.strip() and not line.strip().startswith("#") for line in inner)
-            lines.append(f"{pad}{name}:" if active else f"{pad}{name}: {{}}")
+            lines.append(f"{pad}{name}:")  # with every key commented out: null, read as the defaults
             lines += inner
             continue
         comment = comments.get(name)
         text = f"{pad}{name}: {_scalar(value)}"
+        # Commented-out keys hold a valid value, so any one can be uncommented as it stands.
         if name in INSTALL_DEPENDENT:
-            text = f"{pad}# {name}: (default: the papers bundled with reprobot)"
+            example = name.removesuffix("_dir")
+            text = f"{pad}# {name}: {example}  # default: the papers bundled with reprobot"
         elif isinstance(value, Path) and value.is_absolute():
-            text = f"{pad}# {name}: (default on this machine: {value})"
+            text = f"{pad}# {name}: {_scalar(value)}  # default on this machine"
         elif comment:
             text += f"  # {comment}"
         lines.append(text)

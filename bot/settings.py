@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bot.assets import asset_dir
 from bot.config_tools import validation_errors, yaml_error
@@ -147,6 +155,19 @@ class Settings(BaseModel):
     quotas: QuotaSettings = Field(default_factory=QuotaSettings)
     secrets: Secrets = Field(default_factory=Secrets, exclude=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_sections_are_defaults(cls, data: Any) -> Any:
+        """``papers:`` with every key commented out (as ``reprobot init`` writes it) is YAML null:
+        the section at its defaults, so uncommenting any one key line by line stays valid."""
+        if isinstance(data, dict):
+            return {k: ({} if v is None and k in SECTIONS else v) for k, v in data.items()}
+        return data
+
+
+SECTIONS = frozenset(
+    name for name, f in Settings.model_fields.items() if isinstance(f.default_factory, type)
+)
 
 SECRET_ENV: dict[str, tuple[str, ...]] = {
     "webhook_secret": ("REPROBOT_WEBHOOK_SECRET",),

@@ -6,6 +6,7 @@ error is printed once; the live progress line never wraps in the terminal's widt
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,22 @@ def test_init_writes_every_default_and_check_accepts_it(tmp_path: Path) -> None:
     r = runner.invoke(main, ["config", "check", str(path)])
     assert r.exit_code == 0 and "ok" in r.output
     assert runner.invoke(main, ["init", str(path)]).exit_code == 2  # never overwrites silently
+
+
+def test_every_commented_key_of_init_can_be_uncommented_as_it_stands(tmp_path: Path) -> None:
+    """A commented-out key in the template is a valid line of its section: uncommenting any one of
+    them (and nothing else) leaves a file that ``config check`` accepts."""
+    runner = CliRunner()
+    path = tmp_path / "reprobot.yaml"
+    assert runner.invoke(main, ["init", str(path)]).exit_code == 0
+    lines = path.read_text().splitlines()
+    keys = [i for i, line in enumerate(lines) if re.match(r"^\s+# [a-z_]+: ", line)]
+    assert len(keys) >= 3  # rubrics_dir, blacklists_dir, cache_dir at least
+    for i in keys:
+        edited = [*lines[:i], lines[i].replace("# ", "", 1), *lines[i + 1 :]]
+        path.write_text("\n".join(edited) + "\n")
+        r = runner.invoke(main, ["config", "check", str(path)])
+        assert r.exit_code == 0, (lines[i], r.output)
 
 
 def test_check_names_line_column_and_nearest_key(tmp_path: Path) -> None:
