@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -126,6 +127,9 @@ def submit(
         def poll() -> Result | None:
             return _forge_result(settings, submitted.sha)
 
+        if wait and not work:
+            poll = _needs_a_worker(settings, poll)
+
     if not (wait or work):
         poll() if repo is None else None  # on the forge: fail now if the push did not queue it
         return
@@ -136,6 +140,43 @@ def submit(
     if result.score is not None:
         click.echo(repr(result.score))
     ctx.exit(EXIT.get(result.state, 1))
+
+
+NO_WORKER_GRACE_S = 30.0
+
+
+def _needs_a_worker(settings: Settings, poll: Callable[[], Result | None]) -> Callable[[], Result | None]:
+    """Waiting on the forge with no live worker says so at once, and gives up after a short grace
+    instead of waiting out the whole timeout in silence."""
+    from bot.jobs.liveness import now, read_beats, workers_dir
+
+    def alive() -> bool:
+        t = now()
+        return any(b.alive(t) for b in read_beats(workers_dir(settings.data_dir)))
+
+    started = time.monotonic()
+    warned = False
+
+    def guarded() -> Result | None:
+        nonlocal warned
+        result = poll()
+        if result is not None or alive():
+            return result
+        if not warned:
+            click.echo(
+                "reprobot: no worker is running for this queue: start one with `reprobot worker` "
+                "(same --config), or submit with --work",
+                err=True,
+            )
+            warned = True
+        if time.monotonic() - started > NO_WORKER_GRACE_S:
+            raise SubmitError(
+                f"no worker picked it up within {NO_WORKER_GRACE_S:.0f} s; it stays queued: start "
+                "`reprobot worker` (same --config) and it will be graded, or submit with --work"
+            )
+        return None
+
+    return guarded
 
 
 def _work_once(settings: Settings) -> None:

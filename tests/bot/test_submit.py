@@ -127,5 +127,9 @@ def test_forge_submit_wait_without_a_worker_times_out_clearly(tmp_path: Path, mo
     args = ["--config", str(cfg), "submit", str(GOOD), "--paper", "tiny-moons", "--name", "a", "--wait"]
     r = runner.invoke(main, [*args, "--timeout", "0"])
     assert r.exit_code == 1 and "no result after 0 s" in r.output
+    assert "no worker is running for this queue" in r.output  # said at once, not after the wait
+    monkeypatch.setattr("bot.cli.submit_cmds.NO_WORKER_GRACE_S", 0.0)
+    r = runner.invoke(main, [*args, "--name", "b", "--timeout", "3600"])
+    assert r.exit_code == 1 and "no worker picked it up within 0 s" in r.output and "--work" in r.output
     r = runner.invoke(main, [*args, "--github", "org/bench", "--work"])
     assert r.exit_code == 2 and "--work grades on the local forge" in r.output
