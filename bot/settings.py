@@ -234,6 +234,9 @@ def load_settings(config_path: Path | None = None, environ: Mapping[str, str] | 
         if "secrets" in loaded:
             raise ConfigError(f"{config_path}: key 'secrets': secrets come from the environment only")
         data = loaded
+        # The default data_dir is relative to the file too: a file without the key keeps its queue
+        # and results beside it, whatever folder a command is started from.
+        data.setdefault("data_dir", str(Settings.model_fields["data_dir"].default))
         _resolve_relative_paths(data, config_path.resolve().parent)
     try:
         return Settings(**data, secrets=_secrets_from_env(environ))

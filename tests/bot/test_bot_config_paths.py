@@ -42,3 +42,17 @@ def test_absolute_paths_are_kept(tmp_path: Path) -> None:
     config = tmp_path / "reprobot.yaml"
     config.write_text(f"data_dir: {tmp_path / 'abs'}\n")
     assert load_settings(config).data_dir == tmp_path / "abs"
+
+
+def test_without_a_data_dir_key_the_state_lives_beside_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "etc" / "reprobot.yaml"
+    config.parent.mkdir()
+    config.write_text("bot:\n  pass_threshold: 0.5\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    s = load_settings(config)
+    assert s.data_dir == config.parent / ".reprobot"
+    assert queue_path(s) == config.parent / ".reprobot" / "queue.sqlite3"
