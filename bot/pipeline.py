@@ -16,7 +16,6 @@ import time
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from bot.grading import GradeOutcome, GradeRequest, ProgressFn
 from bot.jobs.retry import backoff_delay
@@ -24,6 +23,7 @@ from bot.results import EXECUTED_FILES, REPRODUCE_LOG, ResultFolder
 from bot.settings import Settings
 from judge.errors import JudgeError, PaperNotFound, RubricError
 from judge.papers import Paper, PaperRegistry, paper_caveats
+from judge.progress import JudgeProgress
 from judge.summary import GradeSummary
 from runner.blacklist import BlacklistReport, scan_submission
 from runner.engine import ContainerEngine
@@ -148,10 +148,8 @@ class LocalGrader:
         backend = judge_backend_for(self.settings, js, dummy=self.dummy_judge)
         started = time.monotonic()
 
-        def judged(done: int, total: int, info: dict[str, Any]) -> None:
-            tokens = info.get("tokens") if isinstance(info.get("tokens"), dict) else None
-            spent = f", {sum(int(v) for v in tokens.values())} tokens" if tokens else ""
-            progress("judging", f"{done}/{total} leaves graded{spent} ({time.monotonic() - started:.0f} s)")
+        def judged(event: JudgeProgress) -> None:
+            progress("judging", f"{event.describe()} ({time.monotonic() - started:.0f} s)")
 
         options = JudgeOptions(js, code_dev=code_dev, secrets=judge_secrets(self.settings))
         outcome = judge_executed(executed, paper, out_dir, options, backend, judged)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from judge.config import JudgeSettings, ModelPrice
 from judge.llm import Usage
-from judge.plan import WorkItem
+from judge.plan import PlannedCall
 from judge.tokens import estimate_tokens, flatten_messages, prefix_reuse
 
 
@@ -82,20 +82,23 @@ class Estimate:
         }
 
 
-def estimate(items: Sequence[WorkItem], settings: JudgeSettings) -> Estimate:
-    """Expected tokens and dollars of sending these items' calls in order (real token counts,
-    prefix caching as the provider does it; the paperbench protocol's ranked files guessed by the
-    lexical ranker)."""
+def estimate(
+    items: Iterable[tuple[int, Sequence[PlannedCall]]], settings: JudgeSettings, models: tuple[str, ...]
+) -> Estimate:
+    """Expected tokens and dollars of sending these items' calls in order (each item: the number of
+    leaves it grades and its calls): real token counts, prefix caching as the provider does it; the
+    paperbench protocol's ranked files guessed by the lexical ranker."""
     seen: set[bytes] = set()
-    total_in = cached = out = calls = leaves = 0
+    total_in = cached = out = n_calls = leaves = 0
     cost: float | None = 0.0
-    for item in items:
-        leaves += len(item.leaves)
-        for model, messages, expected_out in item.planned_calls(settings):
+    for n_leaves, calls in items:
+        leaves += n_leaves
+        for model, messages, expected_out in calls:
             text = flatten_messages(messages)
             n_in = estimate_tokens(text)
             n_cached = prefix_reuse([text], seen)[0]
-            total_in, cached, out, calls = total_in + n_in, cached + n_cached, out + expected_out, calls + 1
+            total_in, cached, out = total_in + n_in, cached + n_cached, out + expected_out
+            n_calls += 1
             c = cost_usd(Usage(n_in, n_cached, expected_out, 0), settings.price(model))
             cost = None if cost is None or c is None else cost + c
-    return Estimate(calls, leaves, total_in, cached, out, cost, "+".join(settings.models()))
+    return Estimate(n_calls, leaves, total_in, cached, out, cost, "+".join(models))

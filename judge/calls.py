@@ -2,9 +2,8 @@
 
 ``CallRunner.send`` sends one request with retries (transient failures, jittered backoff honouring
 Retry-After), the fallback to plain text when an endpoint refuses structured output, and an audit
-line per attempt; ``CallRunner.run_grades`` is the reprobot protocol's call (JSON verdicts for a
-group of leaves, asked once more when a verdict is unusable). Both protocols share this machinery.
-Every line written to judge_calls.jsonl is scrubbed of the configured secrets.
+line per attempt. Every protocol sends its calls through it and returns an ``ItemResult``. Every
+line written to judge_calls.jsonl is scrubbed of the configured secrets.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from typing import IO, Any
 
 from judge.accounting import Accounting
 from judge.config import JudgeSettings
+from judge.failures import FailureKind
 from judge.llm import (
     KIND_GRADES,
     LLMBackend,
@@ -32,7 +32,7 @@ from judge.llm import (
     Usage,
 )
 from judge.plan import WorkItem
-from judge.prompts import RESPONSE_SCHEMA, RESPONSE_SCHEMA_NAME, RETRY_MESSAGE, Verdict, parse_verdicts
+from judge.prompts import RESPONSE_SCHEMA_NAME, Verdict
 from judge.secrets import NO_SECRETS, Scrubber
 
 
@@ -70,7 +70,50 @@ class AuditLog:
 
 
 class LeafFailure(Exception):
-    """This call failed for good: the leaves it grades cannot be graded (a value, not a crash)."""
+    """This call failed for good: the leaves it grades cannot be graded (a value, not a crash).
+    ``kind`` is set here, where the backend's exception is caught, and travels with the leaves."""
+
+    def __init__(self, kind: FailureKind, reason: str) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+
+    @property
+    def problem(self) -> Problem:
+        return Problem(self.kind, self.reason)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Why one leaf has no verdict: the typed kind and the reason (for people)."""
+
+    kind: FailureKind
+    reason: str
+
+    def also(self, note: str) -> Problem:
+        return Problem(self.kind, self.reason + note)
+
+
+@dataclass(frozen=True, slots=True)
+class LeafAnswer:
+    """What a protocol keeps of one leaf's answer besides its verdict."""
+
+    full_judge_response: str | None = None
+    shown_files: tuple[str, ...] | None = None  # the files the grading call showed (None: the item's)
+
+
+def kind_of(exc: Exception, default: FailureKind) -> FailureKind:
+    """The failure kind a backend exception declares (``failure_kind``, when its backend sets one:
+    a refused parameter, a prompt over the context), else the kind of its class."""
+    declared = getattr(exc, "failure_kind", None)
+    if isinstance(declared, FailureKind):
+        return declared
+    if isinstance(declared, str):
+        try:
+            return FailureKind(declared)
+        except ValueError:
+            pass
+    return default
 
 
 @dataclass
@@ -83,16 +126,16 @@ class Sent:
 
 @dataclass
 class ItemResult:
-    item: WorkItem
+    item: WorkItem[Any]
     verdicts: dict[str, Verdict]
-    problems: dict[str, str]
+    problems: dict[str, Problem]
     usage: Usage
     call_ids: list[int]
     attempts: int
     structured: bool
     cost_usd: float | None = 0.0
     usage_by_model: dict[str, Usage] = field(default_factory=dict)
-    details: dict[str, dict[str, Any]] = field(default_factory=dict)  # per leaf: extra judge_metadata
+    details: dict[str, LeafAnswer] = field(default_factory=dict)
 
     def add(self, model: str, sent: Sent) -> None:
         u = sent.response.usage
@@ -126,7 +169,7 @@ class CallRunner:
 
     def send(
         self,
-        item: WorkItem,
+        item: WorkItem[Any],
         messages: Sequence[tuple[str, str]],
         leaf_ids: Sequence[str],
         *,
@@ -172,7 +215,9 @@ class CallRunner:
                 failed(f"structured output refused, resending as plain text: {str(exc)[:300]}")
                 self.structured = False
                 if fallback_done:
-                    raise LeafFailure("the endpoint refused the request format") from None
+                    raise LeafFailure(
+                        FailureKind.REFUSED, "the endpoint refused the request format"
+                    ) from None
                 fallback_done = True
                 attempts -= 1
                 continue
@@ -180,13 +225,14 @@ class CallRunner:
                 failed(exc.reason, retry_after=exc.retry_after)
                 if attempts > self.settings.max_retries:
                     raise LeafFailure(
-                        f"judge call failed: {exc.reason} (gave up after {attempts} attempts)"
+                        kind_of(exc, FailureKind.TRANSIENT),
+                        f"judge call failed: {exc.reason} (gave up after {attempts} attempts)",
                     ) from None
                 time.sleep(self.backoff(attempts - 1, exc.retry_after))
                 continue
             except PermanentLLMError as exc:
                 failed(str(exc))
-                raise LeafFailure(f"judge call failed: {exc}") from None
+                raise LeafFailure(kind_of(exc, FailureKind.PERMANENT), f"judge call failed: {exc}") from None
             # priced by the model that answered (a dated snapshot name maps to its family)
             cost = self.accounting.add(response.usage, response.model or model)
             call_ids.append(
@@ -206,37 +252,3 @@ class CallRunner:
                 )
             )
             return Sent(response, attempts, call_ids, cost)
-
-    def run_grades(self, item: WorkItem) -> ItemResult:
-        """The reprobot protocol's call: JSON verdicts for the item's leaves (asked twice at most)."""
-        messages = list(item.messages)
-        pending = list(item.leaf_ids)
-        result = ItemResult(item, {}, {}, Usage(), [], 0, self.structured)
-        for ask in (1, 2):
-            try:
-                sent = self.send(item, messages, pending, schema=RESPONSE_SCHEMA)
-            except LeafFailure as exc:
-                for leaf_id in pending:
-                    result.problems[leaf_id] = str(exc)
-                break
-            result.add(self.backend.model, sent)
-            result.structured = sent.response.structured
-            got, bad = parse_verdicts(sent.response.text, pending)
-            result.verdicts.update(got)
-            for leaf_id, v in got.items():
-                result.problems.pop(leaf_id, None)
-                own = {"leaf_id": leaf_id, "explanation": v.explanation, "score": v.score}
-                own["citations"] = [c.to_dict() for c in v.citations]
-                result.details[leaf_id] = {"full_judge_response": json.dumps(own, ensure_ascii=False)}
-            result.problems.update({k: f"unusable verdict: {v}" for k, v in bad.items()})
-            pending = [leaf_id for leaf_id in pending if leaf_id in bad]
-            if not pending:
-                break
-            if ask == 1:
-                summary = "; ".join(f"{k}: {v}" for k, v in list(bad.items())[:5])
-                retry = RETRY_MESSAGE.format(problem=summary)
-                messages += [("assistant", sent.response.text), ("user", retry)]
-            else:
-                for leaf_id in pending:
-                    result.problems[leaf_id] += " (asked twice)"
-        return result

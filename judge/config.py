@@ -74,19 +74,8 @@ class JudgeSettings(BaseModel):
     expected_output_tokens_per_leaf: int = Field(default=600, ge=0)  # for --estimate (incl. reasoning)
 
     @property
-    def group_size(self) -> int:
-        if self.protocol == "paperbench":
-            return 1
-        return self.leaves_per_call or REPROBOT_LEAVES_PER_CALL
-
-    @property
     def ranking_model(self) -> str:
         return self.rank_model or self.model
-
-    def models(self) -> tuple[str, ...]:
-        if self.protocol == "reprobot":
-            return (self.model,)
-        return tuple(dict.fromkeys((self.model, self.ranking_model, self.parse_model)))
 
     def price(self, model: str | None = None) -> ModelPrice | None:
         model = model or self.model

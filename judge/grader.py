@@ -11,33 +11,35 @@ A leaf that cannot be graded is ``valid_score: false`` with the reason, never a 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from judge.accounting import Accounting, Estimate, estimate
 from judge.cache import LeafCache
-from judge.calls import AuditLog, CallRunner, ItemResult, now
-from judge.citations import LOG_FILE, SubmissionText, check_citations, citations_metadata
+from judge.calls import AuditLog, CallRunner, ItemResult, Problem, now
+from judge.citations import LOG_FILE, SubmissionText, check_citations
 from judge.config import JudgeSettings
 from judge.errors import JudgeError
 from judge.evidence import ExecutedSubmission, load_executed
+from judge.failures import FailureKind
 from judge.graded import GradedNode, LeafGrade, dump_graded, grade_tree, summarize
-from judge.infra import error_kind
+from judge.leaf_metadata import LeafMetadata, ModelTokens
 from judge.llm import LLMBackend, Usage, scrubbed
 from judge.outputs import GRADE, JUDGE_CALLS
 from judge.papers import Paper, PaperMissing, paper_caveats
-from judge.plan import Plan, WorkItem, build_plan, wave_order
+from judge.plan import Plan, WorkItem, wave_order
+from judge.progress import JudgeProgress, JudgeStage, ProgressFn
+from judge.protocols.base import JudgeProtocol
 from judge.protocols.common import NO_OUTPUTS_EXPLANATION
+from judge.protocols.registry import protocol_named
 from judge.rubric import RubricNode, code_dev_rubric
+from judge.schedule import send_items
 from judge.secrets import Scrubber
 from judge.summary import SUMMARY_FILE, CategoryFigures, GradeSummary, TokenFigures
 
 __all__ = ["ExecutionInfraError", "JudgeOptions", "JudgeOutcome", "PaperMissing", "judge_executed"]
-
-ProgressFn = Callable[[int, int, dict[str, Any]], None]
 
 
 class ExecutionInfraError(JudgeError):
@@ -65,8 +67,8 @@ class JudgeOutcome:
 
 
 def plan_for(
-    executed: Path, paper: Paper, options: JudgeOptions
-) -> tuple[ExecutedSubmission, RubricNode, Plan]:
+    executed: Path, paper: Paper, options: JudgeOptions, protocol: JudgeProtocol[Any]
+) -> tuple[ExecutedSubmission, RubricNode, Plan[Any]]:
     sub = load_executed(executed)
     if sub.metadata.status == "infra_error":
         raise ExecutionInfraError(
@@ -75,7 +77,7 @@ def plan_for(
         )
     rubric = options.rubric or paper.rubric
     rubric = code_dev_rubric(rubric) if options.code_dev else rubric
-    return sub, rubric, build_plan(sub, paper, rubric, options.settings, code_only=options.code_dev)
+    return sub, rubric, protocol.plan(sub, paper, rubric, options.settings, options.code_dev)
 
 
 def _open_cache(options: JudgeOptions) -> LeafCache:
@@ -86,10 +88,11 @@ def estimate_executed(executed: Path, paper: Paper, options: JudgeOptions) -> tu
     """Expected tokens and dollars for the calls a grade would send now (cached leaves excluded),
     and how many leaves the cache already answers. Sends nothing."""
     paper_caveats(paper, options.settings.allow_missing_paper)
-    _, _, plan = plan_for(executed, paper, options)
+    protocol = protocol_named(options.settings.protocol)
+    _, _, plan = plan_for(executed, paper, options, protocol)
     cache = _open_cache(options)
     try:
-        todo: list[WorkItem] = []
+        todo: list[WorkItem[Any]] = []
         cached = 0
         for item in plan.items:
             missing = [r.leaf.id for r, k in zip(item.leaves, item.keys, strict=True) if cache.get(k) is None]
@@ -99,7 +102,11 @@ def estimate_executed(executed: Path, paper: Paper, options: JudgeOptions) -> tu
     finally:
         cache.close()
     first, second, rest = wave_order(todo)
-    return estimate([*first, *second, *rest], options.settings), cached
+    calls = [
+        (len(item.leaves), protocol.planned_calls(item, options.settings))
+        for item in (*first, *second, *rest)
+    ]
+    return estimate(calls, options.settings, protocol.models(options.settings)), cached
 
 
 def _reader(sub: ExecutedSubmission) -> SubmissionText:
@@ -124,59 +131,26 @@ def judge_executed(
     settings = options.settings
     if backend.model != settings.model:  # prices and cache keys follow the model actually asked
         settings = settings.model_copy(update={"model": backend.model})
-    options = JudgeOptions(settings, options.code_dev, options.cache_path, options.secrets, options.rubric)
+    options = replace(options, settings=settings)
     caveats = tuple(c for c in (backend.caveat,) if c) + paper_caveats(paper, settings.allow_missing_paper)
     scrubber = Scrubber.of([*backend.secrets, *options.secrets])
     backend = scrubbed(backend, options.secrets)
     started_at = now()
-    sub, rubric, plan = plan_for(executed, paper, options)
+    protocol = protocol_named(settings.protocol)
+    sub, rubric, plan = plan_for(executed, paper, options, protocol)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    grades: dict[str, LeafGrade] = {}
-    total = len(plan.leaves)
-    base_meta = {
-        "judge": "reprobot",
-        "protocol": settings.protocol,
-        "backend": backend.name,
-        "model": backend.model,
-        "prompt_version": settings.prompt_version,
-    }
-    lock = threading.Lock()
-
-    def report(info: dict[str, Any]) -> None:
-        if progress is not None:
-            progress(len(grades), total, info)
-
+    base = LeafMetadata(settings.protocol, backend.name, backend.model, settings.prompt_version)
+    book = _Book(len(plan.leaves), base, settings, scrubber, _reader(sub), progress)
     for ref in plan.no_call:
-        grades[ref.leaf.id] = LeafGrade(
-            0.0,
-            True,
-            NO_OUTPUTS_EXPLANATION,
-            {
-                **base_meta,
-                "category": ref.leaf.task_category,
-                "no_call": True,
-                "cached": False,
-                "tokens": Usage().to_dict(),
-                "token_usage": {},
-                "full_judge_response": None,
-                "cost_usd": 0.0,
-                "error": None,
-            },
-        )
+        meta = replace(base, category=ref.leaf.task_category, no_call=True)
+        book.grades[ref.leaf.id] = LeafGrade(0.0, True, NO_OUTPUTS_EXPLANATION, meta.to_dict())
 
     cache = _open_cache(options)
     accounting = Accounting(settings)
     calls_path = out_dir / JUDGE_CALLS
-    cached_leaves = 0
-    read = _reader(sub)
-
-    def record(result: ItemResult) -> None:
-        with lock:
-            _record(result, settings, cache, grades, base_meta, read, scrubber)
-
     try:
-        todo: list[WorkItem] = []
+        todo: list[WorkItem[Any]] = []
         for item in plan.items:
             missing = []
             for ref, key in zip(item.leaves, item.keys, strict=True):
@@ -184,30 +158,32 @@ def judge_executed(
                 if hit is None:
                     missing.append(ref.leaf.id)
                     continue
-                cached_leaves += 1
-                grades[ref.leaf.id] = LeafGrade(
-                    hit.score,
-                    True,
-                    hit.explanation,
-                    {
-                        **hit.metadata,
-                        "cached": True,
-                        "tokens": Usage().to_dict(),
-                        "cost_usd": 0.0,
-                        "cached_tokens_when_graded": hit.metadata.get("tokens"),
-                    },
-                )
+                book.cached += 1
+                meta = LeafMetadata.from_dict(hit.metadata).from_cache()
+                book.grades[ref.leaf.id] = LeafGrade(hit.score, True, hit.explanation, meta.to_dict())
             if missing:
                 todo.append(item.only(missing))
-        report({"stage": "cache", "cached": cached_leaves, "calls_planned": len(todo)})
+        book.report(JudgeStage.PLANNED, accounting, items_to_send=len(todo))
 
         with calls_path.open("a", encoding="utf-8") as fh:
             runner = CallRunner(backend, settings, AuditLog(fh, scrubber), accounting)
-            _run_items(todo, runner, settings, grades, base_meta, record, report)
+
+            def record(result: ItemResult) -> None:
+                book.record(result, cache)
+                book.report(JudgeStage.GRADED, accounting, leaf_ids=result.item.leaf_ids)
+
+            send_items(
+                todo,
+                lambda item: protocol.run(item, runner),
+                settings.concurrency,
+                accounting.exhausted,
+                record,
+                book.not_sent,
+            )
     finally:
         cache.close()
 
-    graded = grade_tree(rubric, lambda leaf: grades[leaf.id])
+    graded = grade_tree(rubric, lambda leaf: book.grades[leaf.id])
     grade_path = out_dir / GRADE
     dump_graded(graded, grade_path)
     s = summarize(graded)
@@ -220,8 +196,8 @@ def judge_executed(
         invalid=s.invalid,
         mode="code-dev" if options.code_dev else "full",
         protocol=settings.protocol,
-        models=settings.models(),
-        caveats=caveats,
+        models=protocol.models(settings),
+        caveats=caveats + plan.notes,
         by_category={
             k: CategoryFigures(v.score, v.coverage, v.leaves, v.passed, v.invalid)
             for k, v in s.by_category.items()
@@ -229,8 +205,8 @@ def judge_executed(
         tokens=TokenFigures(**accounting.usage.to_dict()),
         cost_usd=accounting.cost,
         calls=accounting.calls,
-        cached_leaves=cached_leaves,
-        leaves_per_call=settings.group_size,
+        cached_leaves=book.cached,
+        leaves_per_call=protocol.leaves_per_call(settings),
         started_at=started_at,
         finished_at=now(),
         prompt_version=settings.prompt_version,
@@ -241,157 +217,106 @@ def judge_executed(
     return JudgeOutcome(graded, summary, grade_path, summary_path, calls_path)
 
 
-def _token_usage(by_model: Mapping[str, Usage], n: int, i: int) -> dict[str, dict[str, int]]:
+def _token_usage(by_model: Mapping[str, Usage], n: int, i: int) -> dict[str, ModelTokens]:
     """PaperBench's ``token_usage``: per model, this leaf's share of the item's tokens."""
     out = {}
     for model, usage in by_model.items():
         share = usage.split(n)[i]
-        out[model] = {
-            "in": share.input,
-            "cached_in": share.cached_input,
-            "out": share.output,
-            "reasoning": share.reasoning,
-        }
+        out[model] = ModelTokens(share.input, share.cached_input, share.output, share.reasoning)
     return out
 
 
-def _record(
-    result: ItemResult,
-    settings: JudgeSettings,
-    cache: LeafCache,
-    grades: dict[str, LeafGrade],
-    base_meta: Mapping[str, Any],
-    read: SubmissionText,
-    scrubber: Scrubber,
-) -> None:
-    item = result.item
-    n = len(item.leaves)
-    shares = result.usage.split(n)
-    rows = []
-    for i, (ref, key, share) in enumerate(zip(item.leaves, item.keys, shares, strict=True)):
-        leaf_id = ref.leaf.id
-        details = result.details.get(leaf_id, {})
-        meta: dict[str, Any] = {
-            **base_meta,
-            "category": ref.leaf.task_category,
-            "evidence_files": list(details.get("ranked_files", item.evidence_files)),
-            "evidence_sha256": item.evidence_sha256,
-            "leaves_in_call": n,
-            "call_ids": result.call_ids,
-            "attempts": result.attempts,
-            "structured_output": result.structured,
-            "full_judge_response": scrubber.text(str(details.get("full_judge_response") or "")) or None,
-            "token_usage": _token_usage(result.usage_by_model, n, i),
-            "tokens": share.to_dict(),
-            "cost_usd": None if result.cost_usd is None else result.cost_usd / n,
-            "cached": False,
-            "no_call": False,
-            "error": None,
-            "citations": [],
-        }
-        verdict = result.verdicts.get(leaf_id)
-        if verdict is not None:
-            meta["citations"] = citations_metadata(check_citations(verdict.citations, read))
-            explanation = scrubber.text(verdict.explanation)
-            grades[leaf_id] = LeafGrade(float(verdict.score), True, explanation, meta)
+class _Book:
+    """The leaves' grades as items come back (worker threads record under one lock)."""
+
+    def __init__(
+        self,
+        total: int,
+        base: LeafMetadata,
+        settings: JudgeSettings,
+        scrubber: Scrubber,
+        read: SubmissionText,
+        progress: ProgressFn | None,
+    ) -> None:
+        self.grades: dict[str, LeafGrade] = {}
+        self.total = total
+        self.cached = 0
+        self.base = base
+        self.settings = settings
+        self.scrub = scrubber
+        self.read = read
+        self.progress = progress
+        self.lock = threading.Lock()
+
+    def report(self, stage: JudgeStage, accounting: Accounting, **kw: Any) -> None:
+        if self.progress is None:
+            return
+        tokens = TokenFigures(**accounting.usage.to_dict())
+        event = JudgeProgress(
+            stage, len(self.grades), self.total, self.cached, calls=accounting.calls, tokens=tokens,
+            cost_usd=accounting.cost, **kw,
+        )  # fmt: skip
+        self.progress(event)
+
+    def not_sent(self, items: Sequence[WorkItem[Any]], reason: str) -> None:
+        """Items past the budget: their leaves are invalid, never a silent 0 (the organizer's limit)."""
+        with self.lock:
+            for item in items:
+                for ref in item.leaves:
+                    meta = replace(self.base, category=ref.leaf.task_category).failed(
+                        reason, FailureKind.REFUSED
+                    )
+                    self.grades[ref.leaf.id] = LeafGrade.invalid(f"Could not grade: {reason}", meta.to_dict())
+
+    def record(self, result: ItemResult, cache: LeafCache) -> None:
+        with self.lock:
+            self._record(result, cache)
+
+    def _record(self, result: ItemResult, cache: LeafCache) -> None:
+        item = result.item
+        n = len(item.leaves)
+        shares = result.usage.split(n)
+        rows = []
+        for i, (ref, key, share) in enumerate(zip(item.leaves, item.keys, shares, strict=True)):
+            leaf_id = ref.leaf.id
+            answer = result.details.get(leaf_id)
+            full = answer.full_judge_response if answer is not None else None
+            shown = answer.shown_files if answer is not None else None
+            meta = replace(
+                self.base,
+                category=ref.leaf.task_category,
+                evidence_files=item.evidence_files if shown is None else shown,
+                evidence_sha256=item.evidence_sha256,
+                leaves_in_call=n,
+                call_ids=tuple(result.call_ids),
+                attempts=result.attempts,
+                structured_output=result.structured,
+                full_judge_response=self.scrub.text(full) if full else None,
+                token_usage=_token_usage(result.usage_by_model, n, i),
+                tokens=TokenFigures(**share.to_dict()),
+                cost_usd=None if result.cost_usd is None else result.cost_usd / n,
+            )
+            verdict = result.verdicts.get(leaf_id)
+            if verdict is None:
+                problem = result.problems.get(leaf_id) or Problem(FailureKind.PARSE, "no verdict")
+                reason = self.scrub.text(problem.reason)
+                meta = meta.failed(reason, problem.kind)
+                self.grades[leaf_id] = LeafGrade.invalid(f"Could not grade: {reason}", meta.to_dict())
+                continue
+            meta = replace(meta, citations=check_citations(verdict.citations, self.read))
+            explanation = self.scrub.text(verdict.explanation)
+            self.grades[leaf_id] = LeafGrade(float(verdict.score), True, explanation, meta.to_dict())
+            version = self.settings.prompt_version
             rows.append(
                 (
                     key,
-                    settings.model,
-                    settings.prompt_version,
+                    self.settings.model,
+                    version,
                     leaf_id,
                     float(verdict.score),
                     explanation,
-                    meta,
+                    meta.to_dict(),
                 )
             )
-        else:
-            reason = scrubber.text(result.problems.get(leaf_id, "no verdict"))
-            grades[leaf_id] = LeafGrade.invalid(
-                f"Could not grade: {reason}", {**meta, "error": reason, "error_kind": error_kind(reason)}
-            )
-    if rows:
-        cache.put_many(rows)
-
-
-def _run_items(
-    todo: Sequence[WorkItem],
-    runner: CallRunner,
-    settings: JudgeSettings,
-    grades: dict[str, LeafGrade],
-    base_meta: Mapping[str, Any],
-    record: Callable[[ItemResult], None],
-    report: Callable[[dict[str, Any]], None],
-) -> None:
-    from judge.protocols.paperbench import run_paperbench_item
-
-    def run(item: WorkItem) -> ItemResult:
-        if item.task is not None:
-            return run_paperbench_item(runner, item)
-        return runner.run_grades(item)
-
-    first, second, rest = wave_order(todo)
-    queue = [*second, *rest]
-    barrier = len(second)  # the second wave is sent together, after the first call returns
-    pool = ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="judge")
-    inflight: dict[Future[ItemResult], WorkItem] = {}
-
-    def fail_budget(items: Sequence[WorkItem], reason: str) -> None:
-        for item in items:
-            for ref in item.leaves:
-                grades[ref.leaf.id] = LeafGrade.invalid(
-                    f"Could not grade: {reason}",
-                    {**base_meta, "category": ref.leaf.task_category, "error": reason, "cached": False},
-                )
-
-    def finish(fut: Future[ItemResult]) -> None:
-        item = inflight.pop(fut)
-        # Cache in the worker's order of completion: a kill keeps what was paid for.
-        record(fut.result())
-        report({"stage": "graded", "item": item.index, "leaf_ids": list(item.leaf_ids)})
-
-    try:
-        for wave in (first, queue[:barrier]):
-            futures = []
-            for item in wave:
-                reason = runner.accounting.exhausted()
-                if reason:
-                    fail_budget([item], reason)
-                    continue
-                fut = pool.submit(run, item)
-                inflight[fut] = item
-                futures.append(fut)
-            pending = set(futures)
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    finish(fut)
-        rest_queue = list(queue[barrier:])
-        rest_queue.reverse()
-        active: set[Future[ItemResult]] = set()
-        while rest_queue or active:
-            while rest_queue and len(active) < settings.concurrency:
-                reason = runner.accounting.exhausted()
-                if reason:
-                    fail_budget(rest_queue, reason)
-                    rest_queue.clear()
-                    break
-                item = rest_queue.pop()
-                fut = pool.submit(run, item)
-                inflight[fut] = item
-                active.add(fut)
-            if not active:
-                break
-            done, _ = wait(active, return_when=FIRST_COMPLETED)
-            for fut in done:
-                active.discard(fut)
-                finish(fut)
-    except BaseException:
-        # Interrupted (Ctrl-C, a failing progress hook, a fatal backend error): send nothing new,
-        # let the calls in flight finish and keep their verdicts in the cache, then re-raise.
-        pool.shutdown(wait=True, cancel_futures=True)
-        for fut in list(inflight):
-            if fut.done() and not fut.cancelled() and fut.exception() is None:
-                record(fut.result())
-        raise
-    pool.shutdown(wait=True)
+        if rows:
+            cache.put_many(rows)

@@ -1,56 +1,33 @@
 """Which leaves of a graded tree failed for infrastructure reasons (the judge endpoint was down).
 
-A leaf the judge could not grade carries the reason in ``judge_metadata["error"]``. When that reason
-is the endpoint's trouble (rate limited 429, server errors 5xx, a 400 refusal, connection errors,
-timeouts, unreadable response bodies) the leaf is not the submission's fault: the grade is
-incomplete, to be retried, never a low score. ``error_kind`` names it; the grader records it as
-``judge_metadata["error_kind"]`` and ``infra_failed_leaves`` reads it back (or, for trees written
-before the kind was recorded, classifies the error text again).
+A leaf the judge could not grade carries a typed ``error_kind`` in its ``judge_metadata``
+(judge.failures), set where the exception was caught. Only that kind decides: a ``transient``
+failure is the endpoint's trouble, not the submission's (the grade is incomplete, to be retried,
+never a low score). Trees written before the kinds had names carry ``infra``/``grading``, read as
+``transient``/``permanent``; an error with no kind at all is not an outage. Message text decides
+nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
+from judge.failures import FailureKind
 from judge.graded import GradedNode
-
-ErrorKind = Literal["infra", "grading"]
-
-# The reasons judge.llm gives to transient failures and to refused requests (judge call failed: ...).
-INFRA_MARKERS = (
-    "rate limited",
-    "server error",
-    "timed out",
-    "connection error",
-    "request refused (400)",
-    "malformed response body",
-    "response body is not json",
-    "response without choices",
-    "the endpoint refused the request format",
-)
+from judge.leaf_metadata import LeafMetadata
 
 
-def error_kind(reason: str) -> ErrorKind:
-    """``infra`` when a leaf's error text names the endpoint's trouble, else ``grading``."""
-    text = reason.lower()
-    return "infra" if any(marker in text for marker in INFRA_MARKERS) else "grading"
-
-
-def leaf_error_kind(metadata: Mapping[str, Any] | None) -> ErrorKind | None:
-    """The recorded (or inferred) kind of a leaf's failure; None for a leaf without an error."""
-    if not metadata or not metadata.get("error"):
-        return None
-    kind = metadata.get("error_kind")
-    if kind in ("infra", "grading"):
-        return kind  # type: ignore[no-any-return]
-    return error_kind(str(metadata["error"]))
+def leaf_failure_kind(metadata: Mapping[str, Any] | None) -> FailureKind | None:
+    """The recorded kind of a leaf's failure; None for a leaf without an error (or without a kind)."""
+    return LeafMetadata.from_dict(metadata).error_kind
 
 
 def infra_failed_leaves(tree: GradedNode) -> list[str]:
-    """Ids of the invalid leaves whose judge call failed for infrastructure reasons."""
-    return [
-        leaf.id
-        for leaf in tree.leaves()
-        if not leaf.valid_score and leaf_error_kind(leaf.judge_metadata) == "infra"
-    ]
+    """Ids of the invalid leaves whose judge call failed for infrastructure reasons (an outage)."""
+    out = []
+    for leaf in tree.leaves():
+        kind = leaf_failure_kind(leaf.judge_metadata) if not leaf.valid_score else None
+        if kind is not None and kind.is_outage:
+            out.append(leaf.id)
+    return out

@@ -1,65 +1,41 @@
 """The calls a grade makes: work items, the plan, and the order they are sent in.
 
-A ``WorkItem`` grades one leaf (the paperbench protocol: a ranking, a grading and a parsing call,
-carried by its ``task``) or a group of leaves in one call (the reprobot protocol: ``prefix`` +
-leaf message). ``build_plan`` asks the configured protocol (judge.protocols) for the items; Result
-Analysis leaves of a run that touched no whitelisted file get 0 without a call in both.
+A protocol (``judge.protocols``) turns an executed submission and a rubric into a ``Plan``: work
+items, each grading one leaf or a group of leaves and carrying the protocol's own ``payload`` (what
+its calls need), and the Result Analysis leaves that get 0 without a call. The grader sends the
+items in ``wave_order`` and hands each back to the protocol that planned it; nothing here knows
+which protocol that is.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Protocol
+from typing import Generic, TypeVar
 
-from judge.prompts import Message, leaf_message
-from judge.protocols.common import LeafRef
-
-if TYPE_CHECKING:
-    from judge.config import JudgeSettings
-    from judge.evidence import ExecutedSubmission
-    from judge.papers import Paper
-    from judge.rubric import RubricNode
+from judge.protocols.common import LeafRef, Message
 
 PlannedCall = tuple[str, tuple[Message, ...], int]  # (model, messages, expected output tokens)
-
-
-class LeafTask(Protocol):
-    """A protocol's own plan for one item (the paperbench protocol's three calls)."""
-
-    def planned_calls(self, settings: JudgeSettings) -> list[PlannedCall]: ...
+P = TypeVar("P")
 
 
 @dataclass(frozen=True)
-class WorkItem:
+class WorkItem(Generic[P]):
     index: int
     family: str  # cd | ce | ra
     leaves: tuple[LeafRef, ...]
-    prefix: tuple[Message, ...]
-    leaf_files: tuple[tuple[str, str], ...]  # (path, text shown)
-    evidence_sha256: str
     keys: tuple[str, ...]  # cache key of each leaf
-    protocol: str = "reprobot"
-    task: LeafTask | None = None
+    evidence_sha256: str
+    evidence_files: tuple[
+        str, ...
+    ]  # what the leaf is shown (the paperbench protocol: decided by its ranking)
+    payload: P  # the protocol's own plan for this item
 
     @property
     def leaf_ids(self) -> tuple[str, ...]:
         return tuple(ref.leaf.id for ref in self.leaves)
 
-    @property
-    def evidence_files(self) -> tuple[str, ...]:
-        return tuple(p for p, _ in self.leaf_files)
-
-    @property
-    def messages(self) -> tuple[Message, ...]:
-        return (*self.prefix, ("user", leaf_message(self.leaves, self.leaf_files)))
-
-    def planned_calls(self, settings: JudgeSettings) -> list[PlannedCall]:
-        if self.task is not None:
-            return self.task.planned_calls(settings)
-        return [(settings.model, self.messages, len(self.leaves) * settings.expected_output_tokens_per_leaf)]
-
-    def only(self, leaf_ids: Sequence[str]) -> WorkItem:
+    def only(self, leaf_ids: Sequence[str]) -> WorkItem[P]:
         """The same call (same evidence, same keys) for a subset of its leaves."""
         pairs = [
             (ref, key) for ref, key in zip(self.leaves, self.keys, strict=True) if ref.leaf.id in leaf_ids
@@ -68,38 +44,23 @@ class WorkItem:
 
 
 @dataclass(frozen=True)
-class Plan:
-    items: tuple[WorkItem, ...]
+class Plan(Generic[P]):
+    items: tuple[WorkItem[P], ...]
     no_call: tuple[LeafRef, ...]  # Result Analysis leaves with no touched outputs: 0 without a call
     leaves: tuple[LeafRef, ...]
-    shared_files: tuple[str, ...] = ()
-    output_files: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # what every output must say about the evidence (a log not reduced)
 
 
-def build_plan(
-    sub: ExecutedSubmission,
-    paper: Paper,
-    rubric: RubricNode,
-    settings: JudgeSettings,
-    code_only: bool = False,
-) -> Plan:
-    if settings.protocol == "paperbench":
-        from judge.protocols.paperbench import build_paperbench_plan
-
-        return build_paperbench_plan(sub, paper, rubric, settings, code_only)
-    from judge.protocols.reprobot import build_reprobot_plan
-
-    return build_reprobot_plan(sub, paper, rubric, settings)
-
-
-def wave_order(items: Sequence[WorkItem]) -> tuple[list[WorkItem], list[WorkItem], list[WorkItem]]:
+def wave_order(
+    items: Sequence[WorkItem[P]],
+) -> tuple[list[WorkItem[P]], list[WorkItem[P]], list[WorkItem[P]]]:
     """First call alone (it puts the common prefix in the provider's cache), then the first call of
     each other family together, then everything else."""
     if not items:
         return [], [], []
     first = items[0]
     seen = {first.family}
-    second: list[WorkItem] = []
+    second: list[WorkItem[P]] = []
     for item in items[1:]:
         if item.family not in seen:
             seen.add(item.family)

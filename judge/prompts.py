@@ -20,10 +20,8 @@ from typing import Any
 
 from judge.citations import CITATIONS_SCHEMA, LOG_FILE, Citation, parse_citations
 from judge.fences import fence
-from judge.protocols.common import LeafRef, preceding_text
+from judge.protocols.common import LeafRef, Message, preceding_text
 from judge.rubric import CODE_DEVELOPMENT, CODE_EXECUTION, RESULT_ANALYSIS
-
-Message = tuple[str, str]  # (role, content)
 
 SYSTEM_PROMPT = """\
 You are an expert reviewer grading an attempt to reproduce a machine-learning research paper.

@@ -1,7 +1,9 @@
 """The shape of the code base stays as DESIGN.md draws it.
 
 - Imports point one way: ``runner`` knows nothing of ``judge`` or ``bot``; ``judge`` nothing of ``bot``.
-- No import cycle between modules (module-level imports, TYPE_CHECKING blocks excluded).
+- No import cycle between modules, counting every import: module level and inside functions (an
+  import deferred into a function still closes a circle when that function runs); only
+  ``if TYPE_CHECKING:`` blocks are excluded (they never run).
 - No module over 400 lines, except the few listed below with the reason they are still long.
 - ``reprobot --help`` lists every command from ``COMMAND_TABLE`` without importing them: the table
   must name every command the modules define, with the same one-line help.
@@ -41,26 +43,26 @@ def _is_type_checking(node: ast.If) -> bool:
     )
 
 
-def _top_level_imports(tree: ast.Module) -> Iterator[ast.Import | ast.ImportFrom]:
-    """Imports that run when the module loads: module level, not under ``if TYPE_CHECKING``."""
-    stack: list[ast.stmt] = list(tree.body)
+def _all_imports(tree: ast.Module) -> Iterator[ast.Import | ast.ImportFrom]:
+    """Every import the module can run: at module level, in functions, classes, branches and
+    handlers; not under ``if TYPE_CHECKING`` (its ``else`` branch does run)."""
+    stack: list[ast.AST] = [tree]
     while stack:
         node = stack.pop()
         if isinstance(node, ast.Import | ast.ImportFrom):
             yield node
-        elif isinstance(node, ast.If) and not _is_type_checking(node):
-            stack.extend(node.body + node.orelse)
-        elif isinstance(node, ast.Try):
-            stack.extend(node.body + node.orelse + node.finalbody)
-            for handler in node.handlers:
-                stack.extend(handler.body)
+            continue
+        if isinstance(node, ast.If) and _is_type_checking(node):
+            stack.extend(node.orelse)
+            continue
+        stack.extend(ast.iter_child_nodes(node))
 
 
 def _imports(name: str, path: Path, known: set[str]) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found: set[str] = set()
     is_pkg = path.name == "__init__.py"
-    for node in _top_level_imports(tree):
+    for node in _all_imports(tree):
         targets: list[str] = []
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]

@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from bot.cli.common import app_settings, echo_json, judge_option, resolve_paper
+from bot.cli.progress import TerminalProgress
 from bot.judge_setup import judge_backend_for, judge_secrets, judge_settings_for
 from judge.config import PROTOCOLS, JudgeSettings
 from judge.graded import load_graded
@@ -33,17 +34,6 @@ def judge_settings(ctx: click.Context, **overrides: Any) -> JudgeSettings:
 
 def judge_backend(ctx: click.Context, js: JudgeSettings, dummy: bool) -> LLMBackend:
     return judge_backend_for(app_settings(ctx), js, dummy)
-
-
-def _progress(done: int, total: int, info: dict[str, Any]) -> None:
-    if info.get("stage") == "cache":
-        click.echo(
-            f"judge: {info['cached']} leaves from the cache, {info['calls_planned']} items to send", err=True
-        )
-        return
-    step = max(total // 10, 1)
-    if done == total or done % step == 0:
-        click.echo(f"judge: {done}/{total} leaves graded", err=True)
 
 
 def _cost(value: float | None) -> str:
@@ -162,7 +152,11 @@ def judge_cmd(
         )
         return
     backend = judge_backend(ctx, js, dummy)  # a missing key fails here, before any work
-    outcome = judge_executed(executed, paper, out_dir, options, backend, progress=_progress)
+    view = TerminalProgress()
+    try:
+        outcome = judge_executed(executed, paper, out_dir, options, backend, progress=view.judge)
+    finally:
+        view.close()
     if as_json:
         echo_json(outcome.summary.to_dict())
         return
@@ -242,9 +236,13 @@ def judge_eval_run(
             js = judge_settings(ctx, **ov)
             target = out_dir / js.protocol if len(names) > 1 else out_dir
             options = JudgeOptions(js, rubric=rubric, secrets=judge_secrets(app_settings(ctx)))
-            outcome = judge_executed(
-                executed, paper, target, options, judge_backend(ctx, js, dummy), _progress
-            )
+            view = TerminalProgress()
+            try:
+                outcome = judge_executed(
+                    executed, paper, target, options, judge_backend(ctx, js, dummy), view.judge
+                )
+            finally:
+                view.close()
             result = judge_eval(outcome.graded, gold_tree, source=str(outcome.grade_path))
             runs.append({"out": str(target), "judge_eval": result.to_dict(), **outcome.summary.to_dict()})
     if as_json:

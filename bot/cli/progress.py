@@ -1,4 +1,5 @@
-"""A live terminal view of where a grade stands (stage, elapsed time, the log's tail, leaves done)."""
+"""A live terminal view of where a grade stands (stage, elapsed time, the log's tail, leaves done,
+and while judging the tokens and dollars spent so far)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import shutil
 import sys
 import time
 from typing import TextIO
+
+from judge.progress import JudgeProgress, JudgeStage
 
 FINAL_STAGES = frozenset({"rejected", "infra_error"})  # the command prints the outcome itself, once
 
@@ -40,6 +43,15 @@ class TerminalProgress:
             self.stream.write(line + "\n")
         self.stream.flush()
         self._last_stage, self._last_at = stage, now
+
+    def judge(self, event: JudgeProgress) -> None:
+        """The judge's typed progress (``reprobot judge``): leaves, calls, tokens, dollars. Every
+        tenth of the leaves, the first event and the last are shown; the rest only redraw a TTY."""
+        step = max(event.total // 10, 1)
+        shown = event.stage is JudgeStage.PLANNED or event.done == event.total or event.done % step == 0
+        if shown or self.tty:
+            self._last_at = 0.0 if shown else self._last_at  # a milestone is never swallowed
+            self("judging", event.describe())
 
     def _columns(self) -> int:
         try:

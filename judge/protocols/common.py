@@ -23,6 +23,7 @@ CODE_EXT = frozenset(
 TABLE_EXT = frozenset(
     ".csv .tsv .psv .json .jsonl .html .xml .yaml .yml .toml .arff .tex .svm .libsvm".split()
 )
+Message = tuple[str, str]  # (role, content) of a chat request
 NO_ADDENDUM = "(no addendum was given for this paper)"
 NO_OUTPUTS_EXPLANATION = (
     "The run touched no documentation or table file (the only files Result Analysis may consider), "

@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from judge.cache import leaf_key
-from judge.calls import CallRunner, ItemResult, LeafFailure
+from judge.calls import CallRunner, ItemResult, LeafAnswer, LeafFailure, Problem
 from judge.citations import CITATIONS_SCHEMA, LOG_FILE, parse_citations
 from judge.config import JudgeSettings
 from judge.evidence import ExecutedSubmission, FileRanker, SubmissionFile, take_within, terms
+from judge.failures import FailureKind
 from judge.fences import fence
 from judge.llm import KIND_GRADE_TEXT, KIND_PARSE, KIND_RANK, Usage
 from judge.logreduce import reduce_log
@@ -189,7 +190,7 @@ def _fit(paper: str, log: str, settings: JudgeSettings) -> tuple[str, str]:
 
 def build_paperbench_plan(
     sub: ExecutedSubmission, paper: Paper, rubric: RubricNode, settings: JudgeSettings, code_only: bool
-) -> Plan:
+) -> Plan[PaperBenchTask]:
     leaves = leaf_refs(rubric, settings.preceding_criteria_cap)
     paper_text, log = _fit(paper.paper_md or "", reduce_log(sub.log).text, settings)
     paper_msg = _msg(
@@ -218,7 +219,7 @@ def build_paperbench_plan(
             )
         per_category[cat] = (files, tree, digest.hexdigest())
 
-    items: list[WorkItem] = []
+    items: list[WorkItem[PaperBenchTask]] = []
     no_call: list[LeafRef] = []
     for ref in leaves:
         cat = ref.leaf.task_category or CODE_DEVELOPMENT
@@ -269,7 +270,7 @@ def build_paperbench_plan(
         version = f"{settings.prompt_version}/{PROTOCOL}/{settings.ranking_model}/{settings.parse_model}"
         key = leaf_key(settings.model, version, ref.leaf, ref.ancestors, ev)
         family = FAMILY_OF.get(cat, "cd")
-        items.append(WorkItem(len(items), family, (ref,), (), (), ev, (key,), PROTOCOL, task))
+        items.append(WorkItem(len(items), family, (ref,), (key,), ev, (), task))
     return Plan(tuple(items), tuple(no_call), leaves)
 
 
@@ -292,9 +293,8 @@ def parse_grade(text: str) -> tuple[Verdict | None, str | None]:
     ), None
 
 
-def run_paperbench_item(runner: CallRunner, item: WorkItem) -> ItemResult:
-    task = item.task
-    assert isinstance(task, PaperBenchTask)
+def run_paperbench_item(runner: CallRunner, item: WorkItem[PaperBenchTask]) -> ItemResult:
+    task = item.payload
     leaf_id = item.leaf_ids[0]
     result = ItemResult(item, {}, {}, Usage(), [], 0, runner.structured)
     try:
@@ -317,12 +317,40 @@ def run_paperbench_item(runner: CallRunner, item: WorkItem) -> ItemResult:
         result.add(task.parse_model, sent)
         result.structured = sent.response.structured
     except LeafFailure as exc:
-        result.problems[leaf_id] = str(exc)
+        result.problems[leaf_id] = exc.problem
         return result
     verdict, problem = parse_grade(sent.response.text)
-    result.details[leaf_id] = {"full_judge_response": answer, "ranked_files": paths}
+    result.details[leaf_id] = LeafAnswer(answer, tuple(paths))
     if verdict is None:
-        result.problems[leaf_id] = problem or "unusable parse"
+        result.problems[leaf_id] = Problem(FailureKind.PARSE, problem or "unusable parse")
     else:
         result.verdicts[leaf_id] = verdict
     return result
+
+
+class PaperBenchProtocol:
+    """SimpleJudge's rules: per leaf a ranking, a grading and a parsing call."""
+
+    name = PROTOCOL
+
+    def models(self, settings: JudgeSettings) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((settings.model, settings.ranking_model, settings.parse_model)))
+
+    def leaves_per_call(self, settings: JudgeSettings) -> int:
+        return 1
+
+    def plan(
+        self,
+        sub: ExecutedSubmission,
+        paper: Paper,
+        rubric: RubricNode,
+        settings: JudgeSettings,
+        code_only: bool,
+    ) -> Plan[PaperBenchTask]:
+        return build_paperbench_plan(sub, paper, rubric, settings, code_only)
+
+    def planned_calls(self, item: WorkItem[PaperBenchTask], settings: JudgeSettings) -> list[PlannedCall]:
+        return item.payload.planned_calls(settings)
+
+    def run(self, item: WorkItem[PaperBenchTask], calls: CallRunner) -> ItemResult:
+        return run_paperbench_item(calls, item)

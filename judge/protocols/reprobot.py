@@ -5,29 +5,38 @@ addendum; the bounded file tree; reproduce.sh), then the evidence of the leaf's 
 (CD, CE), the reduced log (CE, RA), the docs and run-touched tables (RA, PaperBench's whitelist),
 all chosen without a ranking call (lexical relevance to the rubric). Only then the group's own part:
 a few more files, the preceding criteria, the criteria. Groups are the leaves of one
-category in tree order (``judge.group_size``, 24 by default). Result Analysis leaves of a run that
+category in tree order (``judge.leaves_per_call``, 24 by default). Result Analysis leaves of a run that
 touched no whitelisted file get 0 without a call, as in PaperBench.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from judge.cache import leaf_key
-from judge.config import JudgeSettings
+from judge.calls import CallRunner, ItemResult, LeafAnswer, LeafFailure, Problem
+from judge.config import REPROBOT_LEAVES_PER_CALL, JudgeSettings
 from judge.evidence import ExecutedSubmission, FileRanker, head_tail, take_within, terms
+from judge.failures import FailureKind
+from judge.llm import Usage
 from judge.logreduce import fit_log
 from judge.papers import Paper
-from judge.plan import Plan, WorkItem
+from judge.plan import Plan, PlannedCall, WorkItem
 from judge.prompts import (
     FAMILY_OF,
+    RESPONSE_SCHEMA,
+    RETRY_MESSAGE,
     SYSTEM_PROMPT,
     Message,
     evidence_hash,
     files_block,
+    leaf_message,
     log_block,
     paper_block,
+    parse_verdicts,
 )
 from judge.protocols.common import (
     LeafRef,
@@ -41,6 +50,19 @@ from judge.protocols.common import (
 from judge.rubric import CODE_DEVELOPMENT, RESULT_ANALYSIS, RubricNode
 
 PROTOCOL = "reprobot"
+
+
+@dataclass(frozen=True)
+class GroupCall:
+    """One call grading a group of leaves: the shared prefix, then the group's own message."""
+
+    prefix: tuple[Message, ...]
+    leaf_files: tuple[tuple[str, str], ...]  # (path, text shown)
+    leaves: tuple[LeafRef, ...]
+
+    def messages(self, leaves: Sequence[LeafRef] | None = None) -> tuple[Message, ...]:
+        shown = self.leaves if leaves is None else tuple(leaves)
+        return (*self.prefix, ("user", leaf_message(shown, self.leaf_files)))
 
 
 def _query(refs: Sequence[LeafRef]) -> Counter[str]:
@@ -85,7 +107,7 @@ def run_note(sub: ExecutedSubmission) -> str:
 
 def build_reprobot_plan(
     sub: ExecutedSubmission, paper: Paper, rubric: RubricNode, settings: JudgeSettings
-) -> Plan:
+) -> Plan[GroupCall]:
     leaves = leaf_refs(rubric, settings.preceding_criteria_cap)
     code_files = category_files(sub, CODE_DEVELOPMENT)
     ranker = FileRanker(code_files)
@@ -136,8 +158,9 @@ def build_reprobot_plan(
     def no_call(r: LeafRef) -> bool:
         return r.leaf.task_category == RESULT_ANALYSIS and not has_outputs
 
-    items: list[WorkItem] = []
-    for group in group_leaves([r for r in leaves if not no_call(r)], settings.group_size):
+    items: list[WorkItem[GroupCall]] = []
+    per_call = settings.leaves_per_call or REPROBOT_LEAVES_PER_CALL
+    for group in group_leaves([r for r in leaves if not no_call(r)], per_call):
         family = FAMILY_OF[group[0].leaf.task_category or ""]
         if family == "ra":
             picked = take_within(
@@ -150,11 +173,73 @@ def build_reprobot_plan(
         ev = evidence_hash((*prefix, *(("file", f"{p}\x00{t}") for p, t in leaf_files)))
         version = f"{settings.prompt_version}/{PROTOCOL}"
         keys = tuple(leaf_key(settings.model, version, r.leaf, r.ancestors, ev) for r in group)
-        items.append(WorkItem(len(items), family, tuple(group), prefix, leaf_files, ev, keys, PROTOCOL))
-    return Plan(
-        tuple(items),
-        tuple(r for r in leaves if no_call(r)),
-        leaves,
-        tuple(sorted(shared_paths)),
-        tuple(sorted(output_paths)),
-    )
+        call = GroupCall(prefix, leaf_files, tuple(group))
+        evidence = tuple(p for p, _ in leaf_files)
+        items.append(WorkItem(len(items), family, tuple(group), keys, ev, evidence, call))
+    return Plan(tuple(items), tuple(r for r in leaves if no_call(r)), leaves)
+
+
+def run_group(runner: CallRunner, item: WorkItem[GroupCall]) -> ItemResult:
+    """JSON verdicts for the item's leaves (asked twice at most)."""
+    messages = list(item.payload.messages(item.leaves))
+    pending = list(item.leaf_ids)
+    result = ItemResult(item, {}, {}, Usage(), [], 0, runner.structured)
+    for ask in (1, 2):
+        try:
+            sent = runner.send(item, messages, pending, schema=RESPONSE_SCHEMA)
+        except LeafFailure as exc:
+            for leaf_id in pending:
+                result.problems[leaf_id] = exc.problem
+            break
+        result.add(runner.backend.model, sent)
+        result.structured = sent.response.structured
+        got, bad = parse_verdicts(sent.response.text, pending)
+        result.verdicts.update(got)
+        for leaf_id, v in got.items():
+            result.problems.pop(leaf_id, None)
+            own = {"leaf_id": leaf_id, "explanation": v.explanation, "score": v.score}
+            own["citations"] = [c.to_dict() for c in v.citations]
+            result.details[leaf_id] = LeafAnswer(json.dumps(own, ensure_ascii=False))
+        result.problems.update(
+            {k: Problem(FailureKind.PARSE, f"unusable verdict: {v}") for k, v in bad.items()}
+        )
+        pending = [leaf_id for leaf_id in pending if leaf_id in bad]
+        if not pending:
+            break
+        if ask == 1:
+            summary = "; ".join(f"{k}: {v}" for k, v in list(bad.items())[:5])
+            retry = RETRY_MESSAGE.format(problem=summary)
+            messages += [("assistant", sent.response.text), ("user", retry)]
+        else:
+            for leaf_id in pending:
+                result.problems[leaf_id] = result.problems[leaf_id].also(" (asked twice)")
+    return result
+
+
+class ReprobotProtocol:
+    """A byte-identical cached prefix, evidence chosen without a ranking call, leaves grouped."""
+
+    name = PROTOCOL
+
+    def models(self, settings: JudgeSettings) -> tuple[str, ...]:
+        return (settings.model,)
+
+    def leaves_per_call(self, settings: JudgeSettings) -> int:
+        return settings.leaves_per_call or REPROBOT_LEAVES_PER_CALL
+
+    def plan(
+        self,
+        sub: ExecutedSubmission,
+        paper: Paper,
+        rubric: RubricNode,
+        settings: JudgeSettings,
+        code_only: bool,
+    ) -> Plan[GroupCall]:
+        return build_reprobot_plan(sub, paper, rubric, settings)
+
+    def planned_calls(self, item: WorkItem[GroupCall], settings: JudgeSettings) -> list[PlannedCall]:
+        out = len(item.leaves) * settings.expected_output_tokens_per_leaf
+        return [(settings.model, item.payload.messages(item.leaves), out)]
+
+    def run(self, item: WorkItem[GroupCall], calls: CallRunner) -> ItemResult:
+        return run_group(calls, item)

@@ -1,5 +1,6 @@
 """A judge outage is never the submitter's failure: leaves whose calls failed for infrastructure
-reasons (429, 5xx, 400, connection errors, timeouts) are retried with backoff for
+reasons (429, 5xx, connection errors, timeouts: a ``transient`` failure kind, recorded where the
+error was caught; message text decides nothing) are retried with backoff for
 ``bot.judge_retry_s`` while the leaf cache keeps the good ones; a grade still incomplete then is
 ``infra_error`` ("incomplete: judge unavailable", coverage shown), ``reprobot grade`` exits 3, and
 the check run is neutral, never failure. Driven through the real ``openai`` client against the
@@ -23,8 +24,9 @@ from bot.jobs.context import JobContext
 from bot.jobs.queue import JobQueue
 from bot.jobs.records import JobOutcome
 from bot.settings import Settings, queue_path
+from judge.failures import FailureKind
 from judge.graded import load_graded
-from judge.infra import error_kind, infra_failed_leaves
+from judge.infra import infra_failed_leaves, leaf_failure_kind
 from tests.bot.conftest import payload
 from tests.bot.test_bot_worker import deliver
 from tests.judge.fixtures import make_executed, make_paper
@@ -64,7 +66,7 @@ def _grade(tmp_path: Path, config: Path) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-@pytest.mark.parametrize("kind", ["rate_limit", "server_error", "unavailable", "bad_request"])
+@pytest.mark.parametrize("kind", ["rate_limit", "server_error", "unavailable"])
 def test_every_call_failing_is_incomplete_and_exits_3(
     tmp_path: Path, server: OpenAIStandIn, kind: str
 ) -> None:
@@ -92,13 +94,26 @@ def test_a_passing_outage_is_retried_and_the_cache_keeps_the_good_leaves(
     assert asked[("impl-loss", "grade_text")] == 1 and all(n == 1 for n in asked.values()), asked
 
 
-def test_error_kinds() -> None:
-    assert error_kind("judge call failed: rate limited (429) (gave up after 4 attempts)") == "infra"
-    assert error_kind("judge call failed: server error 503 (gave up after 1 attempts)") == "infra"
-    assert error_kind("judge call failed: connection error: APIConnectionError") == "infra"
-    assert error_kind("judge call failed: request refused (400): bad") == "infra"
-    assert error_kind("unusable verdict: score 7 out of range (asked twice)") == "grading"
-    assert error_kind("budget exhausted: max_cost_usd 1.00 reached") == "grading"
+def test_a_request_refused_for_what_it_held_is_not_an_outage(tmp_path: Path, server: OpenAIStandIn) -> None:
+    """A 400 on the request's content is PermanentLLMError -> ``permanent``: those leaves are invalid
+    with that kind, never retried as an outage (the shared FailureKind map)."""
+    server.faults.extend(Fault("bad_request") for _ in range(10_000))
+    _grade(tmp_path, _config(tmp_path, server, retry_s=0.5))
+    tree = load_graded(tmp_path / "out" / "grade.json")
+    assert infra_failed_leaves(tree) == []
+    kinds = {leaf_failure_kind(leaf.judge_metadata) for leaf in tree.leaves() if not leaf.valid_score}
+    assert kinds == {FailureKind.PERMANENT}
+
+
+def test_the_recorded_kind_decides_never_the_message() -> None:
+    outage = {"error": "anything at all", "error_kind": "transient"}
+    assert leaf_failure_kind(outage) is FailureKind.TRANSIENT
+    worded_like_an_outage = {"error": "judge call failed: rate limited (429)", "error_kind": "parse"}
+    assert leaf_failure_kind(worded_like_an_outage) is FailureKind.PARSE
+    assert leaf_failure_kind({"error": "judge call failed: server error 503"}) is None  # no kind: no outage
+    assert leaf_failure_kind({"error": "x", "error_kind": "infra"}) is FailureKind.TRANSIENT  # older trees
+    assert leaf_failure_kind({"error": "x", "error_kind": "grading"}) is FailureKind.PERMANENT
+    assert leaf_failure_kind({"error": None, "error_kind": "transient"}) is None  # graded leaves have no kind
 
 
 def test_an_incomplete_grade_is_a_neutral_check_never_failure(settings: Settings) -> None:

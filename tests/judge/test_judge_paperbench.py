@@ -16,8 +16,8 @@ from judge.evidence import load_executed
 from judge.grader import JudgeOptions, judge_executed
 from judge.llm import OpenAIBackend
 from judge.papers import Paper
-from judge.plan import build_plan
 from judge.protocols.paperbench import PaperBenchTask
+from judge.protocols.registry import protocol_named
 from tests.standins.openai_server import OpenAIStandIn
 
 
@@ -26,10 +26,11 @@ def titles(messages: tuple[tuple[str, str], ...]) -> list[str]:
 
 
 def task_of(executed: Path, paper: Paper, leaf_id: str, code_only: bool = False) -> PaperBenchTask:
-    plan = build_plan(load_executed(executed), paper, paper.rubric, JudgeSettings(), code_only=code_only)
+    js = JudgeSettings()
+    plan = protocol_named(js.protocol).plan(load_executed(executed), paper, paper.rubric, js, code_only)
     item = next(i for i in plan.items if i.leaf_ids == (leaf_id,))
-    assert isinstance(item.task, PaperBenchTask)
-    return item.task
+    assert isinstance(item.payload, PaperBenchTask)
+    return item.payload
 
 
 def test_grading_messages_in_simplejudge_order(executed: Path, paper: Paper) -> None:

@@ -8,38 +8,51 @@ from __future__ import annotations
 from pathlib import Path
 
 from judge.config import JudgeSettings
-from judge.evidence import load_executed
+from judge.evidence import ExecutedSubmission, load_executed
 from judge.fences import FENCE_CLOSE, fence, strip_invisible
 from judge.grader import JudgeOptions, judge_executed
 from judge.llm import DummyBackend
 from judge.papers import Paper
-from judge.plan import WorkItem, build_plan
+from judge.plan import Plan, WorkItem
 from judge.prompts import CATEGORY_QUESTIONS, parse_verdicts
+from judge.protocols.registry import protocol_named
+from judge.protocols.reprobot import GroupCall
+from judge.rubric import RubricNode
 from tests.judge.fixtures import TOY_FILES, make_executed, make_paper
 
 
-def plan_items(executed: Path, paper: Paper, **kw: object) -> dict[str, WorkItem]:
+def build_plan(
+    sub: ExecutedSubmission, paper: Paper, rubric: RubricNode, settings: JudgeSettings
+) -> Plan[GroupCall]:
+    return protocol_named(settings.protocol).plan(sub, paper, rubric, settings, False)
+
+
+def messages_of(item: WorkItem[GroupCall]) -> tuple[tuple[str, str], ...]:
+    return item.payload.messages(item.leaves)
+
+
+def plan_items(executed: Path, paper: Paper, **kw: object) -> dict[str, WorkItem[GroupCall]]:
     """The reprobot protocol's items, one leaf per call unless told otherwise."""
     settings = {"protocol": "reprobot", "leaves_per_call": 1, **kw}
     plan = build_plan(load_executed(executed), paper, paper.rubric, JudgeSettings(**settings))  # type: ignore[arg-type]
     return {item.leaf_ids[0]: item for item in plan.items}
 
 
-def text_of(item: WorkItem) -> str:
-    return "\n".join(c for _, c in item.messages)
+def text_of(item: WorkItem[GroupCall]) -> str:
+    return "\n".join(c for _, c in messages_of(item))
 
 
 def test_leaf_prompt_carries_ancestors_question_and_evidence(executed: Path, paper: Paper) -> None:
     items = plan_items(executed, paper)
     loss = items["impl-loss"]
-    last = loss.messages[-1][1]
+    last = messages_of(loss)[-1][1]
     assert "The score-based divergence optimiser is implemented." in last  # parent
     assert "The paper's training method is reproduced." in last  # root
     assert "The score divergence loss is implemented in the training loop." in last
     assert CATEGORY_QUESTIONS["Code Development"] in last
     assert CATEGORY_QUESTIONS["Code Execution"] not in text_of(loss)
     assert "return batch.mean()" in text_of(loss)  # loss.py is relevant evidence
-    assert "reproduce.log" not in "".join(c for _, c in loss.messages[1:])  # CD leaves get no log
+    assert "reproduce.log" not in "".join(c for _, c in messages_of(loss)[1:])  # CD leaves get no log
     ce = text_of(items["run-train"])
     assert CATEGORY_QUESTIONS["Code Execution"] in ce and "step 100 loss 0.3" in ce and "exit code 0" in ce
     assert "We minimise a score-based divergence." in ce and "Use the gaussian target only." in ce
@@ -69,14 +82,14 @@ def test_result_analysis_without_outputs_scores_zero_without_a_call(paper: Paper
 
 def test_shared_prefix_is_byte_identical(executed: Path, paper: Paper) -> None:
     items = list(plan_items(executed, paper).values())
-    assert len({item.messages[:2] for item in items}) == 1  # system + paper/tree/reproduce.sh
+    assert len({messages_of(item)[:2] for item in items}) == 1  # system + paper/tree/reproduce.sh
     cd_ce = [i for i in items if i.family in ("cd", "ce")]
-    assert len({i.messages[:3] for i in cd_ce}) == 1  # + shared code
+    assert len({messages_of(i)[:3] for i in cd_ce}) == 1  # + shared code
     # rebuilding the plan gives the very same bytes (deterministic evidence selection)
     again = list(plan_items(executed, paper).values())
-    assert [i.messages for i in items] == [i.messages for i in again]
+    assert [messages_of(i) for i in items] == [messages_of(i) for i in again]
     for item in items:
-        assert "Criterion" not in "".join(c for _, c in item.messages[:-1])  # leaf part comes last
+        assert "Criterion" not in "".join(c for _, c in messages_of(item)[:-1])  # leaf part comes last
 
 
 def test_missing_paper_is_said_plainly(tmp_path: Path) -> None:
@@ -101,7 +114,7 @@ def test_hostile_file_is_fenced_and_cleaned(paper: Paper, tmp_path: Path) -> Non
 
 
 def items_system(ex: Path, paper: Paper) -> str:
-    return next(iter(plan_items(ex, paper).values())).messages[0][1]
+    return messages_of(next(iter(plan_items(ex, paper).values())))[0][1]
 
 
 def test_fence_tag_depends_on_content_and_strip_invisible() -> None:
@@ -129,7 +142,7 @@ def test_grouped_mode_groups_consecutive_same_category_leaves(executed: Path, pa
         ("run-train",),
         ("res-kl",),
     ]
-    last = plan.items[0].messages[-1][1]
+    last = messages_of(plan.items[0])[-1][1]
     assert '"impl-loss", "impl-batch"' in last
 
 

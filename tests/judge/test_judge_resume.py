@@ -12,6 +12,7 @@ import pytest
 from judge.cache import LeafCache
 from judge.grader import JudgeOptions, judge_executed
 from judge.papers import Paper
+from judge.progress import JudgeProgress
 from tests.judge.conftest import backend_for, fast_settings
 from tests.judge.fixtures import TOY_FILES, make_executed, make_paper
 from tests.standins.openai_server import OpenAIStandIn
@@ -42,8 +43,8 @@ def test_resume_after_kill_sends_only_remaining_calls(server: OpenAIStandIn, tmp
     cache = tmp_path / "cache.sqlite"
     options = JudgeOptions(settings, cache_path=cache)
 
-    def kill_after_eight(done: int, total: int, info: dict[str, Any]) -> None:
-        if done >= 8:
+    def kill_after_eight(event: JudgeProgress) -> None:
+        if event.done >= 8:
             raise Killed
 
     with pytest.raises(Killed):
