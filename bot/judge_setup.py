@@ -27,8 +27,8 @@ def judge_secrets(settings: Settings) -> tuple[str, ...]:
     return tuple(v.get_secret_value() for v in values if v is not None)
 
 
-def judge_backend_for(settings: Settings, js: JudgeSettings, dummy: bool = False) -> LLMBackend:
-    """The dummy judge, or the OpenAI-compatible one with the key from the environment
+def judge_backend_for(settings: Settings, js: JudgeSettings) -> LLMBackend:
+    """The backend ``js.backend`` names (judge.llm.backends), with the key from the environment
     (GRADER_OPENAI_API_KEY, else OPENAI_API_KEY); a missing key raises JudgeConfigError."""
     secret = settings.secrets.judge_api_key
-    return make_backend(js, secret.get_secret_value() if secret is not None else None, dummy=dummy)
+    return make_backend(js, secret.get_secret_value() if secret is not None else None)

@@ -71,7 +71,6 @@ class LocalGrader:
         self,
         settings: Settings,
         *,
-        dummy_judge: bool | None = None,
         agent_resources: Mapping[str, str] | None = None,
         engine: ContainerEngine | None = None,
     ) -> None:
@@ -79,18 +78,13 @@ class LocalGrader:
         self.registry = PaperRegistry(settings.papers.rubrics_dir, settings.papers.blacklists_dir)
         self.agent_resources = dict(agent_resources or {})
         self.engine = engine
-        key = settings.secrets.judge_api_key
-        # The dummy judge when asked, or when no key and no custom endpoint are configured.
-        self.dummy_judge = (
-            dummy_judge if dummy_judge is not None else (key is None and not settings.judge.base_url)
-        )
 
     def check_judge(self) -> str | None:
         """Build the judge backend now (no call): a missing key fails before any reproduction.
         Returns the backend's declared caveat."""
         from bot.judge_setup import judge_backend_for, judge_settings_for
 
-        backend = judge_backend_for(self.settings, judge_settings_for(self.settings), dummy=self.dummy_judge)
+        backend = judge_backend_for(self.settings, judge_settings_for(self.settings))
         return backend.caveat
 
     # ------------------------------------------------------------------------------------ steps
@@ -145,7 +139,7 @@ class LocalGrader:
         js = judge_settings_for(self.settings)
         if js.cache_path is not None:
             js.cache_path.parent.mkdir(parents=True, exist_ok=True)
-        backend = judge_backend_for(self.settings, js, dummy=self.dummy_judge)
+        backend = judge_backend_for(self.settings, js)
         started = time.monotonic()
 
         def judged(event: JudgeProgress) -> None:

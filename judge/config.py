@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 PROMPT_VERSION = "reprobot-judge-v2"
 PROTOCOLS = ("paperbench", "reprobot")
+JUDGE_BACKENDS = ("auto", "openai", "dummy")  # judge.llm.backends.BACKENDS, and "auto"
 REPROBOT_LEAVES_PER_CALL = 24  # the reprobot protocol's default grouping
 
 
@@ -43,6 +44,7 @@ class JudgeSettings(BaseModel):
 
     # paperbench: SimpleJudge's structure (rank, grade, parse per leaf); reprobot: cached prefix, grouped
     protocol: Literal["paperbench", "reprobot"] = "paperbench"
+    backend: Literal["auto", "openai", "dummy"] = "auto"  # auto: openai with a key or base_url, else dummy
     model: str = "o3-mini"  # grades (and ranks files, unless rank_model is set)
     rank_model: str | None = None  # paperbench protocol's file-ranking call; None = model
     parse_model: str = "gpt-4o"  # paperbench protocol's parsing call (structured output)

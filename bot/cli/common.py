@@ -32,16 +32,16 @@ def echo_json(data: Any) -> None:
 def judge_option(
     default: str, choices: tuple[str, ...], *, legacy_flag: bool = False
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """``--judge CHOICE``: the one spelling of "which judge" (``--judge dummy`` for the dummy
-    judge) on every command. The command function receives ``dummy``: True for ``dummy``, False for
-    ``openai``, None for ``auto`` (the model when one is configured, else the dummy judge).
-    ``legacy_flag`` keeps a hidden ``--dummy`` for scripts written before (same as ``--judge dummy``)."""
-    meaning = {"auto": None, "dummy": True, "openai": False}
+    """``--judge NAME``: the one spelling of "which judge" on every command, a name of
+    judge.llm.backends (``--judge dummy`` for the dummy judge; ``auto``: the model when a key or
+    judge.base_url is configured, else the dummy judge). The command function receives ``judge``,
+    the name. ``legacy_flag`` keeps a hidden ``--dummy`` for scripts written before (same as
+    ``--judge dummy``)."""
 
     def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(f)
         def wrapper(*args: Any, judge_kind: str, legacy_dummy: bool = False, **kwargs: Any) -> Any:
-            return f(*args, dummy=True if legacy_dummy else meaning[judge_kind], **kwargs)
+            return f(*args, judge="dummy" if legacy_dummy else judge_kind, **kwargs)
 
         if legacy_flag:
             wrapper = click.option("--dummy", "legacy_dummy", is_flag=True, hidden=True)(wrapper)

@@ -9,6 +9,7 @@ import click
 from bot.cli.common import app_settings, judge_option
 from bot.grading import GradeRequest
 from bot.settings import Settings
+from judge.config import JUDGE_BACKENDS
 
 
 @click.command("grade")
@@ -16,7 +17,7 @@ from bot.settings import Settings
 @click.option("--paper", required=True, help="Paper id, or a folder in PaperBench's layout.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--code-dev", is_flag=True, help="Grade the Code-Dev variant (Code Development leaves only).")
-@judge_option("auto", ("auto", "dummy", "openai"))
+@judge_option("auto", JUDGE_BACKENDS)
 @click.option("--reuse", type=click.Path(file_okay=False, path_type=Path), help="Judge this executed folder.")
 @click.option(
     "--allow-missing-paper", is_flag=True, help="Grade a paper without paper.md (every output says so)."
@@ -34,7 +35,7 @@ def grade(
     paper: str,
     out_dir: Path,
     code_dev: bool,
-    dummy: bool | None,
+    judge: str,
     reuse: Path | None,
     allow_missing_paper: bool,
     agent_log: Path | None,
@@ -49,11 +50,12 @@ def grade(
     from runner.janitor import sweep_at_start
 
     settings: Settings = app_settings(ctx)
+    update: dict[str, object] = {"backend": judge}
     if allow_missing_paper:
-        judge = settings.judge.model_copy(update={"allow_missing_paper": True})
-        settings = settings.model_copy(update={"judge": judge})
+        update["allow_missing_paper"] = True
+    settings = settings.model_copy(update={"judge": settings.judge.model_copy(update=update)})
     sweep_at_start(settings.runner.image)  # containers and temp folders of dead runs
-    grader = LocalGrader(settings, dummy_judge=dummy)
+    grader = LocalGrader(settings)
     caveat = grader.check_judge()  # --judge openai without a key: one line now, not after the reproduction
     if caveat:
         click.secho(f"reprobot: the judge's caveat: {caveat} (NOT a real grade)", fg="yellow", err=True)

@@ -18,7 +18,7 @@ import click
 from bot.cli.common import app_settings, echo_json, judge_option, resolve_paper
 from bot.cli.progress import TerminalProgress
 from bot.judge_setup import judge_backend_for, judge_secrets, judge_settings_for
-from judge.config import PROTOCOLS, JudgeSettings
+from judge.config import JUDGE_BACKENDS, PROTOCOLS, JudgeSettings
 from judge.graded import load_graded
 from judge.grader import JudgeOptions, JudgeOutcome, estimate_executed, judge_executed
 from judge.judge_eval import judge_eval
@@ -32,8 +32,8 @@ def judge_settings(ctx: click.Context, **overrides: Any) -> JudgeSettings:
     return judge_settings_for(app_settings(ctx), **overrides)
 
 
-def judge_backend(ctx: click.Context, js: JudgeSettings, dummy: bool) -> LLMBackend:
-    return judge_backend_for(app_settings(ctx), js, dummy)
+def judge_backend(ctx: click.Context, js: JudgeSettings) -> LLMBackend:
+    return judge_backend_for(app_settings(ctx), js)
 
 
 def _cost(value: float | None) -> str:
@@ -65,8 +65,10 @@ def _overrides(
     cache_path: Path | None,
     protocol: str | None,
     allow_missing_paper: bool,
+    judge: str,
 ) -> dict[str, Any]:
     return {
+        "backend": judge,
         "model": model,
         "base_url": base_url,
         "leaves_per_call": leaves_per_call,
@@ -105,7 +107,7 @@ _ALLOW = click.option(
 )
 @click.option("--cache", "cache_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--estimate", is_flag=True, help="Print expected calls, tokens and dollars; send nothing.")
-@judge_option("openai", ("openai", "dummy"), legacy_flag=True)
+@judge_option("openai", JUDGE_BACKENDS, legacy_flag=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary (or estimate) as JSON.")
 @click.pass_context
 def judge_cmd(
@@ -122,7 +124,7 @@ def judge_cmd(
     concurrency: int | None,
     cache_path: Path | None,
     estimate: bool,
-    dummy: bool,
+    judge: str,
     as_json: bool,
 ) -> None:
     """Grade EXECUTED (a `reprobot reproduce --out` folder) against the paper's rubric.
@@ -132,7 +134,9 @@ def judge_cmd(
     unless --allow-missing-paper is given.
     """
     paper = resolve_paper(ctx, paper_ref)
-    ov = _overrides(model, base_url, leaves_per_call, concurrency, cache_path, protocol, allow_missing_paper)
+    ov = _overrides(
+        model, base_url, leaves_per_call, concurrency, cache_path, protocol, allow_missing_paper, judge
+    )
     js = judge_settings(ctx, **ov)
     options = JudgeOptions(js, code_dev=code_dev, secrets=judge_secrets(app_settings(ctx)))
     if estimate:
@@ -151,7 +155,7 @@ def judge_cmd(
             f"output tokens ~{est.output_tokens}; expected cost {cost}"
         )
         return
-    backend = judge_backend(ctx, js, dummy)  # a missing key fails here, before any work
+    backend = judge_backend(ctx, js)  # a missing key fails here, before any work
     view = TerminalProgress()
     try:
         outcome = judge_executed(executed, paper, out_dir, options, backend, progress=view.judge)
@@ -197,7 +201,7 @@ def _as_executed(path: Path, tmp: Path) -> Path:
 @click.option("--leaves-per-call", type=click.IntRange(1, 64), default=None)
 @click.option("--concurrency", type=click.IntRange(1, 256), default=None)
 @click.option("--cache", "cache_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
-@judge_option("openai", ("openai", "dummy"), legacy_flag=True)
+@judge_option("openai", JUDGE_BACKENDS, legacy_flag=True)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def judge_eval_run(
@@ -213,7 +217,7 @@ def judge_eval_run(
     leaves_per_call: int | None,
     concurrency: int | None,
     cache_path: Path | None,
-    dummy: bool,
+    judge: str,
     as_json: bool,
 ) -> None:
     """Grade EXECUTED with the GOLD tree as the rubric (as PaperBench's JudgeEval runner does), with
@@ -231,16 +235,14 @@ def judge_eval_run(
         choices: list[str | None] = list(names) or [None]
         for choice in choices:
             ov = _overrides(
-                model, base_url, leaves_per_call, concurrency, cache_path, choice, allow_missing_paper
+                model, base_url, leaves_per_call, concurrency, cache_path, choice, allow_missing_paper, judge
             )
             js = judge_settings(ctx, **ov)
             target = out_dir / js.protocol if len(names) > 1 else out_dir
             options = JudgeOptions(js, rubric=rubric, secrets=judge_secrets(app_settings(ctx)))
             view = TerminalProgress()
             try:
-                outcome = judge_executed(
-                    executed, paper, target, options, judge_backend(ctx, js, dummy), view.judge
-                )
+                outcome = judge_executed(executed, paper, target, options, judge_backend(ctx, js), view.judge)
             finally:
                 view.close()
             result = judge_eval(outcome.graded, gold_tree, source=str(outcome.grade_path))

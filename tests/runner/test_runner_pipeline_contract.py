@@ -109,7 +109,8 @@ def test_a_papers_own_timeout_wins_over_the_default(tmp_path: Path, monkeypatch:
     paper = PaperRegistry(settings.papers.rubrics_dir).resolve(str(folder))
     seen: list[float] = []
     monkeypatch.setattr(lg, "reproduce", lambda root, out, options, **kw: seen.append(options.timeout_s))
-    grader = lg.LocalGrader(settings, dummy_judge=True)
+    dummy = settings.judge.model_copy(update={"backend": "dummy"})
+    grader = lg.LocalGrader(settings.model_copy(update={"judge": dummy}))
     grader.run(paper, GOOD, tmp_path / "out", "ref", False, lambda stage, detail: None)
     default = lg.PaperRegistry(settings.papers.rubrics_dir).resolve("tiny-moons")
     grader.run(default, GOOD, tmp_path / "out2", "ref", False, lambda stage, detail: None)
