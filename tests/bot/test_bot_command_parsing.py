@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from bot.github.commands import parse_command
-from bot.github.webhook import create_app
+from bot.intake.commands import parse_command
 from bot.jobs.queue import JobQueue
+from bot.server import create_app
 from bot.settings import Settings, queue_path
 from tests.bot.conftest import headers, payload
 
