@@ -9,7 +9,6 @@ the submitter's fault is ``rejected`` with a clear message; the environment's fa
 
 from __future__ import annotations
 
-import json
 import shutil
 import threading
 import time
@@ -17,15 +16,15 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
+from bot.backoff import backoff_delay
 from bot.grading import GradeOutcome, GradeRequest, ProgressFn
-from bot.jobs.retry import backoff_delay
-from bot.results import EXECUTED_FILES, REPRODUCE_LOG, ResultFolder
+from bot.results import EXECUTED_FILES, REPRODUCE_LOG, BlacklistRecord, ResultFolder
 from bot.settings import Settings
 from judge.errors import JudgeError, PaperNotFound, RubricError
 from judge.papers import Paper, PaperRegistry, paper_caveats
 from judge.progress import JudgeProgress
 from judge.summary import GradeSummary
-from runner.blacklist import BlacklistReport, scan_submission
+from runner.blacklist import AGENT_LOG, BlacklistReport, scan_submission
 from runner.engine import ContainerEngine
 from runner.errors import RunnerError, SubmissionError
 from runner.fetch import fetch_submission
@@ -125,8 +124,8 @@ class LocalGrader:
         log = ResultFolder(out_dir).reproduce_log
         logs = {REPRODUCE_LOG: log} if log.is_file() else {}
         if agent_log is not None:
-            logs["agent.log"] = agent_log
-        report = self.scan(paper, out_dir / "submission", logs)
+            logs[AGENT_LOG] = agent_log
+        report = self.scan(paper, ResultFolder(out_dir).executed, logs)
         self._write_blacklist(out_dir, report)
         return report
 
@@ -188,11 +187,8 @@ class LocalGrader:
 
     def _paperbench_consequence(self, out_dir: Path, summary: GradeSummary) -> tuple[GradeSummary, str]:
         """PaperBench's monitor hit the agent's log under policy fail: the paper's score is 0."""
-        try:
-            data = json.loads(ResultFolder(out_dir).blacklist.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return summary, ""
-        if not (isinstance(data, dict) and data.get("score_zero") is True):
+        record = ResultFolder(out_dir).read_blacklist()
+        if record is None or not record.score_zero:
             return summary, ""
         note = (
             "blacklisted resource in the agent's log (PaperBench's monitor): "
@@ -203,8 +199,7 @@ class LocalGrader:
         return zeroed, f"; {note}"
 
     def _write_blacklist(self, out_dir: Path, report: BlacklistReport) -> None:
-        data = report.to_dict(self.settings.runner.blacklist_policy)
-        ResultFolder(out_dir).blacklist.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        BlacklistRecord.write(out_dir, report, self.settings.runner.blacklist_policy)
 
     def grade(self, request: GradeRequest, out_dir: Path, progress: ProgressFn | None = None) -> GradeOutcome:
         progress = progress or _noop
@@ -246,7 +241,7 @@ class LocalGrader:
                     progress("fetching", request.submission)
                     root = self.fetch(request, Path(tmp) / "src")
                     progress("scanning", f"blacklist of {paper.id}: {len(paper.blacklist)} entries")
-                    agent = {"agent.log": request.agent_log} if request.agent_log is not None else None
+                    agent = {AGENT_LOG: request.agent_log} if request.agent_log is not None else None
                     pre = self.scan(paper, root, agent)
                     if pre.blocked(self.settings.runner.blacklist_policy):
                         self._write_blacklist(out_dir, pre)

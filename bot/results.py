@@ -1,23 +1,45 @@
-"""The result folder of a graded submission: the one owner of its file names and of the bot's records
-in it (docs/FORMATS.md).
+"""The result folder of a graded submission (docs/FORMATS.md): the bot's composition of the writers'
+file names, and the typed record of every file in it.
 
-The runner writes the executed submission (``reproduce.log``, ``metadata.json``, ``submission/``), the
-judge writes the graded tree and its summary, the bot adds ``blacklist.json``, ``submission.json``
-and ``report.html``. Everything in the bot that opens one of these files names it through here.
+Each writer names its own files; this module composes them and adds the bot's:
+
+| file | named in | record | written by |
+| --- | --- | --- | --- |
+| ``reproduce.log``, ``submission/``, ``attempts/`` | ``runner.layout`` | (files) | the runner |
+| ``metadata.json`` | ``runner.layout`` | ``runner.metadata.RunMetadata`` | the runner |
+| ``grade.json`` | ``judge.outputs`` | ``judge.graded`` (``load_graded``) | the judge |
+| ``judge_summary.json`` | ``judge.outputs`` | ``judge.summary.GradeSummary`` | the judge |
+| ``judge_calls.jsonl`` | ``judge.outputs`` | (one line per call) | the judge |
+| ``blacklist.json`` | here | ``BlacklistRecord`` | the pipeline (``runner.blacklist``'s report) |
+| ``submission.json`` | here | ``SubmissionRecord`` | the worker, before any report |
+| ``report.html`` | here | (rendered) | ``bot.report`` |
+
+Everything in the bot that opens one of these files names it through here, and reads it through
+``ResultFolder``'s readers (loosely: a field of the wrong type is unknown, an unreadable file None).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from judge.outputs import GRADE, JUDGE_CALLS, JUDGE_SUMMARY
-from runner.layout import EXECUTED_DIR, REPRODUCE_LOG, RUN_METADATA
+from judge.summary import GradeSummary
+from runner.blacklist import BlacklistReport, Policy
+from runner.layout import ATTEMPTS_DIR, EXECUTED_DIR, REPRODUCE_LOG, RUN_METADATA
 
-__all__ = ["EXECUTED_DIR", "GRADE", "JUDGE_CALLS", "JUDGE_SUMMARY", "REPRODUCE_LOG", "RUN_METADATA"]
+__all__ = [
+    "ATTEMPTS_DIR",
+    "EXECUTED_DIR",
+    "GRADE",
+    "JUDGE_CALLS",
+    "JUDGE_SUMMARY",
+    "REPRODUCE_LOG",
+    "RUN_METADATA",
+]
 
 BLACKLIST = "blacklist.json"
 SUBMISSION_RECORD = "submission.json"
@@ -26,49 +48,26 @@ REPORT_HTML = "report.html"
 EXECUTED_FILES = (REPRODUCE_LOG, RUN_METADATA, BLACKLIST)  # what a regrade copies from the earlier run
 
 
-@dataclass(frozen=True, slots=True)
-class ResultFolder:
-    path: Path
-
-    def __truediv__(self, name: str) -> Path:
-        return self.path / name
-
-    @property
-    def grade(self) -> Path:
-        return self.path / GRADE
-
-    @property
-    def judge_summary(self) -> Path:
-        return self.path / JUDGE_SUMMARY
-
-    @property
-    def run_metadata(self) -> Path:
-        return self.path / RUN_METADATA
-
-    @property
-    def reproduce_log(self) -> Path:
-        return self.path / REPRODUCE_LOG
-
-    @property
-    def blacklist(self) -> Path:
-        return self.path / BLACKLIST
-
-    @property
-    def submission_record(self) -> Path:
-        return self.path / SUBMISSION_RECORD
-
-    @property
-    def report_html(self) -> Path:
-        return self.path / REPORT_HTML
-
-
 def _opt_str(v: Any) -> str | None:
     return v if isinstance(v, str) and v else None
 
 
+def _number(v: Any) -> float | None:
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+
 def _threshold(v: Any) -> float | None:
-    ok = isinstance(v, int | float) and not isinstance(v, bool) and 0.0 <= v <= 1.0
-    return float(v) if ok else None
+    n = _number(v)
+    return n if n is not None and 0.0 <= n <= 1.0 else None
+
+
+def _read_object(path: Path) -> dict[str, Any] | None:
+    """A JSON object from ``path``; None when it is missing, unreadable or not an object."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +115,125 @@ class SubmissionRecord:
         return path
 
 
+@dataclass(frozen=True, slots=True)
+class BlacklistViolation:
+    """One blacklisted resource found: where (``source``: the submission, ``reproduce.log``, the
+    agent's log), the blacklist entry (``url``) and the text that matched."""
+
+    source: str
+    file: str
+    line: int | None
+    url: str
+    matched: str
+    context: str
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> BlacklistViolation:
+        line = d.get("line")
+        return cls(
+            source=str(d.get("source") or ""),
+            file=str(d.get("file") or ""),
+            line=line if isinstance(line, int) and not isinstance(line, bool) else None,
+            url=str(d.get("url") or ""),
+            matched=str(d.get("matched") or ""),
+            context=str(d.get("context") or ""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BlacklistRecord:
+    """``blacklist.json``: the blacklist scan of the submission and its logs, as the pipeline wrote
+    it (``runner.blacklist.BlacklistReport.to_dict``), read loosely."""
+
+    policy: str
+    blocked: bool  # reprobot's consequence: the submission is rejected
+    score_zero: bool  # PaperBench's consequence (its monitor hit the agent's log): the score is 0
+    violations: tuple[BlacklistViolation, ...]
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> BlacklistRecord:
+        raw = d.get("violations")
+        return cls(
+            policy=str(d.get("policy") or "report"),
+            blocked=d.get("blocked") is True,
+            score_zero=d.get("score_zero") is True,
+            violations=tuple(
+                BlacklistViolation.from_dict(v)
+                for v in (raw if isinstance(raw, list) else [])
+                if isinstance(v, dict)
+            ),
+        )
+
+    @staticmethod
+    def write(folder: Path, report: BlacklistReport, policy: Policy) -> None:
+        data = report.to_dict(policy)
+        ResultFolder(folder).blacklist.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class ResultFolder:
+    """A result folder: the path of each file, and a reader per record."""
+
+    path: Path
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+    @property
+    def grade(self) -> Path:
+        return self.path / GRADE
+
+    @property
+    def judge_summary(self) -> Path:
+        return self.path / JUDGE_SUMMARY
+
+    @property
+    def run_metadata(self) -> Path:
+        return self.path / RUN_METADATA
+
+    @property
+    def reproduce_log(self) -> Path:
+        return self.path / REPRODUCE_LOG
+
+    @property
+    def executed(self) -> Path:
+        return self.path / EXECUTED_DIR
+
+    @property
+    def blacklist(self) -> Path:
+        return self.path / BLACKLIST
+
+    @property
+    def submission_record(self) -> Path:
+        return self.path / SUBMISSION_RECORD
+
+    @property
+    def report_html(self) -> Path:
+        return self.path / REPORT_HTML
+
+    def read_summary(self) -> GradeSummary | None:
+        """The judge's summary; None when missing, unreadable, or without a score (not a grade)."""
+        data = _read_object(self.judge_summary)
+        if data is None or _number(data.get("score")) is None:
+            return None
+        return GradeSummary.from_dict(data)
+
+    def read_submission(self) -> SubmissionRecord | None:
+        data = _read_object(self.submission_record)
+        return SubmissionRecord.from_dict(data) if data is not None else None
+
+    def read_blacklist(self) -> BlacklistRecord | None:
+        data = _read_object(self.blacklist)
+        return BlacklistRecord.from_dict(data) if data is not None else None
+
+    @staticmethod
+    def judged_under(results_dir: Path) -> Iterator[ResultFolder]:
+        """Every folder under ``results_dir`` (itself included) that the judge wrote a summary
+        into, in path order."""
+        for summary in sorted(Path(results_dir).glob(f"**/{JUDGE_SUMMARY}")):
+            yield ResultFolder(summary.parent)
+
+
 def finished_reproduction(folder: Path) -> bool:
     """Whether ``folder`` holds a reproduction that ran to its end (the runner writes
     ``metadata.json`` last, after collecting ``submission/``): a resumed job judges it again
@@ -123,10 +241,10 @@ def finished_reproduction(folder: Path) -> bool:
     from runner.errors import RunnerError
     from runner.metadata import RunMetadata
 
-    path = ResultFolder(folder).run_metadata
-    if not path.is_file() or not (folder / EXECUTED_DIR).is_dir():
+    result = ResultFolder(folder)
+    if not result.run_metadata.is_file() or not result.executed.is_dir():
         return False
     try:
-        return RunMetadata.read(path).status == "completed"
+        return RunMetadata.read(result.run_metadata).status == "completed"
     except (OSError, ValueError, TypeError, KeyError, RunnerError):
         return False

@@ -25,9 +25,47 @@ from pydantic import (
 from bot.assets import asset_dir
 from bot.config_tools import validation_errors, yaml_error
 from bot.errors import ConfigError
-from bot.options import LeaderboardSettings, QuotaSettings
 from judge.config import JudgeSettings
 from runner.config import RunnerSettings
+
+
+# ``leaderboard:`` and ``quotas:``: what people see, and fairness (docs/CONFIG.md)
+class LeaderboardSettings(BaseModel):
+    """``leaderboard:`` — published after each graded job through the GitHub seam (or the forge)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    publish: bool = False  # commit the leaderboard after each graded job
+    repository: str | None = None  # owner/repo to commit to; default: the graded job's repository
+    branch: str = "gh-pages"  # a branch GitHub Pages serves, or any branch of the organizer's repo
+    path: str = "leaderboard"  # folder in that branch: index.html, README.md, leaderboard.csv/.json
+    url: str | None = None  # where readers find it (e.g. https://ORG.github.io/REPO/leaderboard/)
+    include_dummy: bool = True  # dummy-judge runs are ranked apart and marked, never mixed in
+
+    @field_validator("path")
+    @classmethod
+    def _relative(cls, v: str) -> str:
+        v = v.strip("/")
+        if not v or ".." in v.split("/"):
+            raise ValueError("must be a relative folder without '..'")
+        return v
+
+    @field_validator("repository")
+    @classmethod
+    def _owner_repo(cls, v: str | None) -> str | None:
+        if v is not None and (v.count("/") != 1 or not all(v.split("/"))):
+            raise ValueError("must look like 'owner/repo'")
+        return v
+
+
+class QuotaSettings(BaseModel):
+    """``quotas:`` — per-submitter limits on graded runs (infrastructure failures and reruns ordered
+    by maintainers are not charged)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    graded_runs_per_paper_per_day: int | None = Field(default=None, ge=1)  # per submitter; none = unlimited
+    exempt_users: tuple[str, ...] = ()  # never limited (e.g. the organizers' own accounts)
 
 
 class PapersSettings(BaseModel):

@@ -5,6 +5,8 @@
   import deferred into a function still closes a circle when that function runs); only
   ``if TYPE_CHECKING:`` blocks are excluded (they never run).
 - No module over 400 lines, except the few listed below with the reason they are still long.
+- Bot's rooms (``BOT_ROOMS``, top to bottom) import only the rooms below them, function-level
+  imports included: no import runs back up.
 - ``reprobot --help`` lists every command from ``COMMAND_TABLE`` without importing them: the table
   must name every command the modules define, with the same one-line help.
 """
@@ -176,3 +178,99 @@ def test_every_command_module_is_in_the_table() -> None:
     assert on_disk <= set(COMMAND_MODULES), (
         f"command modules missing from COMMAND_TABLE: {on_disk - set(COMMAND_MODULES)}"
     )
+
+
+# -- bot's rooms, top to bottom ---------------------------------------------------------------------
+# A room may import the rooms below it, never one above it (function-level imports count; imports
+# under ``if TYPE_CHECKING:`` do not). docs/LAYOUT.md draws the same order.
+BOT_ROOMS = (
+    "bot.cli",  # the command line
+    "bot.server",  # ``reprobot serve``: intake's webhook, /healthz, report's result pages
+    "bot.submit",  # ``reprobot submit``
+    "bot.forge",  # the local git forge: the GitHub seam over git; its pushes become intake's actions
+    "bot.jobs",  # the queue, the job state machine, the worker, a grade job's steps, dispatch
+    "bot.pipeline",  # LocalGrader: fetch -> scan -> run -> collect -> judge -> report
+    "bot.judge_setup",
+    "bot.report",  # comment, check run, HTML report, leaderboard, costs
+    "bot.intake",  # webhook, routing, command syntax, action records
+    "bot.github",  # the GitHub client seam
+    "bot.results",  # the result folder's names and records
+    "bot.grading",  # the Grader seam
+    "bot.steps",
+    "bot.backoff",
+    "bot.config_template",
+    "bot.settings",
+    "bot.config_tools",
+    "bot.assets",
+    "bot.errors",
+    "bot.version",
+    "bot",
+)
+
+
+def _every_import(tree: ast.Module) -> Iterator[ast.Import | ast.ImportFrom]:
+    """Every import a module can run: module level and inside functions, not under TYPE_CHECKING."""
+    stack: list[ast.AST] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            yield node
+        elif isinstance(node, ast.If) and _is_type_checking(node):
+            stack.extend(node.orelse)
+        else:
+            stack.extend(ast.iter_child_nodes(node))
+
+
+def _room(module: str) -> str:
+    return max((r for r in BOT_ROOMS if module == r or module.startswith(r + ".")), key=len, default="")
+
+
+def _imports_back_up(modules: dict[str, Path]) -> list[str]:
+    known = set(modules)
+    wrong = []
+    for name, path in modules.items():
+        if not name.startswith("bot"):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        is_pkg = path.name == "__init__.py"
+        for node in _every_import(tree):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            else:
+                base = node.module or ""
+                if node.level:
+                    anchor = name.split(".") if is_pkg else name.split(".")[:-1]
+                    anchor = anchor[: len(anchor) - (node.level - 1)]
+                    base = ".".join([*anchor, base] if base else anchor)
+                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in known else base for a in node.names]
+            for target in targets:
+                while target and target not in known:
+                    target = target.rpartition(".")[0]
+                if not target.startswith("bot") or _room(target) in (_room(name), "bot"):
+                    continue
+                here, there = _room(name), _room(target)
+                if BOT_ROOMS.index(there) < BOT_ROOMS.index(here):
+                    wrong.append(f"{name} (room {here}) imports {target} (room {there}, above)")
+    return sorted(set(wrong))
+
+
+def test_every_bot_module_has_a_room() -> None:
+    homeless = sorted(m for m in _modules() if m.startswith("bot.") and _room(m) in ("", "bot"))
+    assert not homeless, f"add to BOT_ROOMS (and docs/LAYOUT.md): {homeless}"
+
+
+def test_bot_rooms_import_only_the_rooms_below_them() -> None:
+    wrong = _imports_back_up(_modules())
+    assert not wrong, "imports that run back up between bot's rooms:\n" + "\n".join(wrong)
+
+
+def test_an_import_back_up_is_found(tmp_path: Path) -> None:
+    """The test above fails on a violation: a function-level import of jobs from the GitHub seam."""
+    planted = tmp_path / "planted.py"
+    planted.write_text("def f():\n    from bot.jobs.queue import JobQueue\n    return JobQueue\n")
+    typed = tmp_path / "typed.py"
+    typed.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from bot.cli import main\n")
+    modules = {**_modules(), "bot.github.planted": planted, "bot.github.typed": typed}
+    assert _imports_back_up(modules) == [
+        "bot.github.planted (room bot.github) imports bot.jobs.queue (room bot.jobs, above)"
+    ]

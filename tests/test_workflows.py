@@ -16,9 +16,9 @@ import pytest
 import yaml
 
 from bot.errors import ConfigError
-from bot.github.dispatch import workflow_inputs
-from bot.github.workflow_inputs import limit_inputs
-from bot.jobs.records import Job, JobInfo
+from bot.intake.actions import JobInfo
+from bot.jobs.dispatch import limit_inputs, workflow_inputs
+from bot.jobs.records import Job
 from bot.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -36,7 +36,7 @@ def _queue(settings: Settings) -> JobQueue:
 def serve(ctx: click.Context, host: str, port: int, threads: int, results_only: bool) -> None:
     """Run the webhook app (POST /webhook, GET /healthz) and serve result folders read-only
     (GET /results/..., GET /leaderboard). Needs REPROBOT_WEBHOOK_SECRET only."""
-    from bot.github.webhook import create_app
+    from bot.server import create_app
 
     settings: Settings = app_settings(ctx)
     if settings.secrets.webhook_secret is None and not results_only:

@@ -39,7 +39,7 @@ def forge_init(ctx: click.Context, path: Path | None) -> None:
 def forge_hook(ctx: click.Context, path: Path) -> None:
     """post-receive: queue a grade for each pushed submit/<paper>/<name> branch (reads stdin)."""
     from bot.forge.api import forge_grade_action
-    from bot.github.routing import rubric_version
+    from bot.intake.routing import rubric_version
     from bot.jobs.queue import JobQueue
     from bot.settings import queue_path
     from judge.errors import PaperNotFound

@@ -8,6 +8,7 @@ import click
 
 from bot.cli.common import app_settings, judge_option
 from bot.grading import GradeRequest
+from bot.results import REPORT_HTML
 from bot.settings import Settings
 from judge.config import JUDGE_BACKENDS
 
@@ -71,7 +72,7 @@ def grade(
         click.echo(f"reprobot: {outcome.status}: {outcome.message}", err=True)
         raise SystemExit(1 if outcome.status == "rejected" else 3)
     click.echo(f"{outcome.message}")
-    click.echo(f"report: {out_dir / 'report.html'}")
+    click.echo(f"report: {out_dir / REPORT_HTML}")
     click.echo(repr(outcome.score))
 
 

@@ -9,7 +9,7 @@ import click
 
 from bot.cli.common import app_settings, resolve_paper
 from bot.errors import ConfigError
-from runner.blacklist import Policy, scan_submission
+from runner.blacklist import AGENT_LOG, Policy, scan_submission
 from runner.errors import SubmissionError
 from runner.fetch import fetch_submission
 from runner.janitor import temp_dir
@@ -209,7 +209,7 @@ def blacklist_check(
     if log_file is not None:
         logs[REPRODUCE_LOG] = log_file
     if agent_log is not None:
-        logs["agent.log"] = agent_log
+        logs[AGENT_LOG] = agent_log
     report = scan_submission(submission, paper.blacklist, logs=logs)
     data = report.to_dict(chosen)
     if out_file is not None:

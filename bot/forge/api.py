@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 from bot.forge.repo import LocalForge, PushedSubmission
 from bot.github.api import CheckRunOutput, GitHubAPI, GitHubFactory
-from bot.jobs.records import JobInfo, NewGrade
+from bot.intake.actions import JobInfo, NewGrade
 from bot.settings import Settings, forge_path
 
 NOT_SUPPORTED = "not available in the local forge (use GitHub mode for GPU-runner dispatch)"

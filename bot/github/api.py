@@ -2,16 +2,19 @@
 
 Two honest implementations stand behind it: ``bot.github.pygithub`` (GitHub itself) and
 ``bot.forge.api`` (the local git forge). Check-run outputs are typed here and turned into GitHub's
-JSON, within GitHub's limits, by ``CheckRunOutput.requests``.
+JSON, within GitHub's limits, by ``CheckRunOutput.requests``. ``create_once`` makes a create
+idempotent (look before creating again).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from bot.backoff import backoff_delay
 from bot.errors import BotError
 
 MAX_ANNOTATIONS_PER_REQUEST = 50  # GitHub's limit per create/update call
@@ -135,3 +138,27 @@ class GitHubAPI(Protocol):
 
 
 GitHubFactory = Callable[[int | None, str], GitHubAPI]  # (installation id, repository) -> client
+
+
+def create_once(
+    create: Callable[[], int],
+    find: Callable[[], int | None],
+    *,
+    attempts: int = 3,
+    backoff_s: float = 1.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """An idempotent create: when a create fails (a 5xx, a read timeout: GitHub may have done it and
+    lost the answer), look for the object (by ``external_id`` or comment marker) before trying
+    again. Raises the last error when it neither exists nor can be created."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return create()
+        except GitHubError:
+            found = find()
+            if found is not None:
+                return found
+            if attempt == attempts:
+                raise
+            sleep(backoff_delay(backoff_s, attempt, cap_s=30.0))
+    raise AssertionError("unreachable")

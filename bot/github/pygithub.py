@@ -3,7 +3,8 @@
 Auth is a GitHub App (JWT -> installation token; PyGithub's ``AppInstallationAuth`` refreshes the
 token before its one-hour expiry, so jobs may run for hours) or a plain token for simple setups.
 Requests are retried with backoff on 5xx and on secondary rate limits (403/429 with Retry-After)
-by PyGithub's ``GithubRetry``. Check-run outputs arrive typed and leave as GitHub's JSON.
+by PyGithub's ``GithubRetry``. Check-run outputs arrive typed and leave as GitHub's JSON. Files are
+committed through the contents API (``publish_contents``: the leaderboard on a Pages branch).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from typing import Any
 
 from bot.errors import BotError
 from bot.github.api import CheckRunOutput, GitHubAPI, GitHubError, GitHubFactory
-from bot.github.contents import publish_contents
 from bot.settings import Settings
 
 MAX_ARTIFACT_BYTES = 4 * 1024**3
@@ -206,6 +206,25 @@ class PyGithubAPI:
 
     def publish_files(self, repo: str, branch: str, files: Mapping[str, bytes], message: str) -> None:
         self._call("publish files", lambda: publish_contents(self._repo(repo), branch, files, message))
+
+
+def publish_contents(repository: Any, branch: str, files: Mapping[str, bytes], message: str) -> None:
+    """Create or update each file on ``branch`` of a PyGithub ``Repository``; skip unchanged ones."""
+    from github import GithubException
+
+    for path, content in files.items():
+        try:
+            current = repository.get_contents(path, ref=branch)
+        except GithubException as exc:
+            if exc.status != 404:
+                raise
+            current = None
+        if isinstance(current, list):
+            raise GitHubError(f"{path} is a folder on {branch}, not a file")
+        if current is None:
+            repository.create_file(path, message, content, branch=branch)
+        elif current.decoded_content != content:
+            repository.update_file(path, message, content, current.sha, branch=branch)
 
 
 def safe_unzip(archive: Path, dest: Path, max_bytes: int = MAX_ARTIFACT_BYTES) -> None:

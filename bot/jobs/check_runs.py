@@ -3,13 +3,11 @@ its stages, completed with a conclusion, or closed when the job was cancelled.""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from bot.github.api import Annotation, AnnotationLevel, CheckRunOutput
+from bot.github.api import Annotation, AnnotationLevel, CheckRunOutput, create_once
 from bot.jobs.context import JobContext
 from bot.jobs.records import Job, JobOutcome
-from bot.jobs.retry import create_once
 from bot.report import render_check_output
 from bot.report.annotations import annotations_for
 from bot.results import ResultFolder
@@ -33,7 +31,7 @@ def ensure_check_run(
     if job.check_intent:  # a previous attempt may have created it before crashing
         found = ctx.gh.find_check_run(job.repo, job.head_sha, job.external_id, name)
     else:
-        job = ctx.queue.update(job.id, check_intent=1)
+        job = ctx.states.check_intended(job)
     if found is None:
         found = create_once(
             lambda: ctx.gh.create_check_run(
@@ -49,7 +47,7 @@ def ensure_check_run(
             backoff_s=ctx.settings.github.backoff_s,
         )
         ctx.step("check_posted", job)  # created on GitHub, id not yet recorded
-    job = ctx.queue.update(job.id, check_run_id=found)
+    job = ctx.states.check_created(job, found)
     ctx.step("check_created", job)
     return job
 
@@ -76,7 +74,7 @@ def close_if_cancelled(ctx: JobContext, job: Job) -> None:
             conclusion="cancelled",
             output=CheckRunOutput(title, job.message or title),
         )
-    ctx.queue.update(job.id, needs_close=0)
+    ctx.states.check_closed(job)
 
 
 def conclusion_and_output(ctx: JobContext, job: Job, report_url: str | None) -> tuple[str, CheckRunOutput]:
@@ -127,29 +125,19 @@ def complete_check(ctx: JobContext, job: Job, report_url: str | None) -> None:
 
 def blacklist_annotations(result_dir: Path) -> tuple[Annotation, ...]:
     """Check-run annotations (file, line) for blacklist violations found in the submission."""
-    path = ResultFolder(result_dir).blacklist
-    if not path.is_file():
+    record = ResultFolder(result_dir).read_blacklist()
+    if record is None:
         return ()
-    try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError:
-        return ()
-    if not isinstance(report, dict):
-        return ()
-    level: AnnotationLevel = "failure" if report.get("blocked") else "warning"
-    out: list[Annotation] = []
-    for v in report.get("violations") or []:
-        if not isinstance(v, dict) or v.get("source", "submission") != "submission" or not v.get("file"):
-            continue
-        line = int(v.get("line") or 1)
-        out.append(
-            Annotation(
-                path=str(v["file"]),
-                start_line=line,
-                end_line=line,
-                annotation_level=level,
-                title="Blacklisted resource",
-                message=f"{v.get('matched') or v.get('url')} is blacklisted for this paper ({v.get('url')}).",
-            )
+    level: AnnotationLevel = "failure" if record.blocked else "warning"
+    return tuple(
+        Annotation(
+            path=v.file,
+            start_line=v.line or 1,
+            end_line=v.line or 1,
+            annotation_level=level,
+            title="Blacklisted resource",
+            message=f"{v.matched or v.url} is blacklisted for this paper ({v.url}).",
         )
-    return tuple(out)
+        for v in record.violations
+        if v.source in ("", "submission") and v.file
+    )

@@ -1,18 +1,17 @@
 """The worker's command job: carry out a ``/reprobot`` command from a PR comment.
 
-The syntax (which words are commands, the help text) lives in ``bot.github.commands``; this module
+The syntax (which words are commands, the help text) lives in ``bot.intake.commands``; this module
 checks the commenter's permission, replies once (found again by a marker after a crash) and queues
 the grading the command asks for.
 """
 
 from __future__ import annotations
 
-from bot.github.api import GitHubAPI
-from bot.github.commands import HELP_TEXT, WRITE_PERMISSIONS
-from bot.github.routing import grade_actions_for_pr
+from bot.github.api import GitHubAPI, create_once
+from bot.intake.commands import HELP_TEXT, WRITE_PERMISSIONS
+from bot.intake.routing import grade_actions_for_pr
 from bot.jobs.queue import JobQueue
 from bot.jobs.records import Job
-from bot.jobs.retry import create_once
 from bot.settings import Settings
 from judge.papers import PaperRegistry
 

@@ -10,10 +10,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.github.api import MAX_COMMENT, GitHubError, cap
+from bot.github.api import MAX_COMMENT, GitHubError, cap, create_once
 from bot.jobs.context import JobContext
 from bot.jobs.records import Job
-from bot.jobs.retry import create_once
 from bot.report import COMMENT_MARKER, HistoryEntry, render_pr_comment
 
 LOCK_WAIT_S = 60.0

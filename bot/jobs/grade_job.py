@@ -4,40 +4,79 @@ posting twice:
 ``check_created`` (check run queued) -> ``in_progress`` (fetching / reproducing / judging, or
 ``dispatched`` to a GPU runner) -> ``graded`` (the Grader's outcome stored) -> ``check_completed``
 (success / failure by ``bot.pass_threshold``; neutral for infrastructure trouble) ->
-``comment_posted`` -> ``posted``. Infrastructure failures are retried with backoff up to
-``bot.max_attempts``, then shown as neutral, never as a low score.
+``comment_posted`` -> ``posted``. Every change of the job's state is a named transition of
+``bot.jobs.lifecycle`` (``ctx.states``), which also holds the attempts rule: infrastructure failures
+are retried with backoff up to ``bot.max_attempts``, then shown as neutral, never as a low score.
+
+The submission record (``submission.json``) is written here, before any report is rendered, with
+the links the report, the comment and the leaderboard show (check run, report, leaderboard).
 """
 
 from __future__ import annotations
 
-import json
+import re
 import shutil
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from bot.github.api import GitHubError
-from bot.github.dispatch import ActionsDispatcher
 from bot.grading import GradeOutcome, Grader, GradeRequest, ProgressFn
 from bot.jobs.check_runs import close_if_cancelled, complete_check, ensure_check_run, show_stage
 from bot.jobs.comment import post_comment
 from bot.jobs.context import JobContext
+from bot.jobs.dispatch import ActionsDispatcher
+from bot.jobs.lifecycle import Retry
 from bot.jobs.publish import publish_leaderboard
 from bot.jobs.quota import quota_refusal
-from bot.jobs.record_links import folder_url, record_links
-from bot.jobs.records import Job, JobCancelled, JobOutcome
-from bot.jobs.retry import backoff_delay
-from bot.results import ResultFolder, SubmissionRecord, finished_reproduction
+from bot.jobs.records import FETCHING, REPRODUCING, STAGE_STATES, Job, JobCancelled, JobOutcome
+from bot.report.serve import served_results_url
+from bot.results import REPORT_HTML, ResultFolder, SubmissionRecord, finished_reproduction
 from bot.settings import Settings, results_dir
 
-STAGE_STATES = ("fetching", "reproducing", "judging")
+_PR_URL = re.compile(r"^(https?://[^/\s]+)/[^/\s]+/[^/\s]+/pull/\d+$")
 
 
 def result_folder(settings: Settings, job: Job) -> Path:
     return (
         results_dir(settings) / job.repo.replace("/", "__") / f"pr{job.pr}" / f"job{job.id}-g{job.generation}"
     )
+
+
+def check_run_url(job: Job) -> str | None:
+    """GitHub's page of the job's check run (from the PR's address; none for the local forge)."""
+    m = _PR_URL.match(job.info.html_url or "")
+    if m is None or job.check_run_id is None:
+        return None
+    return f"{m.group(1)}/{job.repo}/runs/{job.check_run_id}"
+
+
+def folder_url(settings: Settings, folder: Path) -> str | None:
+    """Where ``folder/report.html`` is read: ``bot.report_base_url``, else ``reprobot serve``."""
+    base = settings.bot.report_base_url or served_results_url(settings)
+    if not base:
+        return None
+    root = results_dir(settings)
+    rel = folder.relative_to(root) if folder.is_relative_to(root) else Path(folder.name)
+    return f"{base.rstrip('/')}/{rel.as_posix()}/{REPORT_HTML}"
+
+
+def leaderboard_url(settings: Settings) -> str | None:
+    if settings.leaderboard.url:
+        return settings.leaderboard.url
+    return f"{settings.bot.public_url.rstrip('/')}/leaderboard" if settings.bot.public_url else None
+
+
+def record_links(settings: Settings, job: Job, folder: Path) -> dict[str, Any]:
+    """Fields for ``SubmissionRecord`` (``dataclasses.replace``)."""
+    return {
+        "check_run_url": check_run_url(job),
+        "report_url": folder_url(settings, folder),
+        "leaderboard_url": leaderboard_url(settings),
+        "pass_threshold": settings.bot.pass_threshold,
+    }
 
 
 def report_url(settings: Settings, job: Job) -> str | None:
@@ -61,10 +100,10 @@ def submission_record(job: Job) -> SubmissionRecord:
 def stored_outcome(outcome: GradeOutcome, *, final: bool = False) -> JobOutcome:
     """The Grader's outcome as the queue keeps it; a score left out is read from the judge summary."""
     record = JobOutcome.from_grade(outcome, final=final)
-    summary = ResultFolder(Path(outcome.result_dir)).judge_summary
-    if record.graded and record.score is None and summary.is_file():
-        data = json.loads(summary.read_text(encoding="utf-8"))
-        record = replace(record, score=data.get("score"), coverage=data.get("coverage"))
+    if record.graded and record.score is None:
+        summary = ResultFolder(Path(outcome.result_dir)).read_summary()
+        if summary is not None:
+            record = replace(record, score=summary.score, coverage=summary.coverage)
     return record
 
 
@@ -90,53 +129,42 @@ class GradeJob:
                 return
         outcome = job.outcome
         assert outcome is not None
-        if outcome.infra_error and job.attempts + 1 < self.settings.bot.max_attempts and not outcome.final:
-            self.retry_infra(job, outcome.message)
+        retry = ctx.states.next_retry(job) if outcome.infra_error and not outcome.final else None
+        if retry is not None:
+            self.retry_infra(job, retry, outcome.message)
             return
-        job = ctx.still_wanted(job.id)
+        job = ctx.states.still_wanted(job.id)
         url = report_url(self.settings, job)
         if not job.check_completed:
             complete_check(ctx, job, url)
-            job = ctx.queue.update(job.id, check_completed=1)
+            job = ctx.states.check_completed(job)
             ctx.step("check_completed", job)
         if not job.comment_done:
             post_comment(ctx, job, url)
-            job = ctx.queue.update(job.id, comment_done=1)
+            job = ctx.states.comment_posted(job)
             ctx.step("comment_posted", job)
         if outcome.graded:
             publish_leaderboard(ctx, job)  # best effort: never fails the job
-        final = "infra_error" if outcome.infra_error else "posted"
-        ctx.queue.update(job.id, state=final, stage="", message=outcome.message[:500])
+        ctx.states.done(job, outcome)
         ctx.step("posted", job)
 
-    def retry_infra(self, job: Job, message: str) -> None:
-        attempts = job.attempts + 1
-        delay = backoff_delay(self.settings.bot.retry_backoff_s, attempts)
+    def retry_infra(self, job: Job, retry: Retry, message: str) -> None:
         show_stage(
             self.ctx,
             job,
             "Infrastructure problem, retrying",
-            f"Attempt {attempts} of {self.settings.bot.max_attempts} hit an infrastructure problem "
-            f"(not your submission's fault): {message}. Retrying in {delay:.0f} s.",
+            f"Attempt {retry.attempt} of {self.settings.bot.max_attempts} hit an infrastructure problem "
+            f"(not your submission's fault): {message}. Retrying in {retry.delay_s:.0f} s.",
             status="queued",
         )
-        self.ctx.queue.update(
-            job.id,
-            state="queued",
-            stage="",
-            attempts=attempts,
-            outcome=None,
-            external=None,
-            next_attempt_at=time.time() + delay,
-            message=f"infra retry {attempts}: {message}"[:500],
-        )
+        self.ctx.states.retry_infra(job, retry, message)
 
     def _progress(self, job: Job) -> ProgressFn:
         last_stage, last_at = [""], [0.0]
-        queue, every_s = self.ctx.queue, self.settings.bot.progress_every_s
+        states, every_s = self.ctx.states, self.settings.bot.progress_every_s
 
         def progress(stage: str, detail: str) -> None:
-            if stage in STAGE_STATES and not queue.set_stage(job.id, stage, detail[:200]):
+            if stage in STAGE_STATES and not states.enter_stage(job.id, stage, detail[:200]):
                 raise JobCancelled()
             now = time.monotonic()
             if stage != last_stage[0] and stage in STAGE_STATES:
@@ -152,7 +180,7 @@ class GradeJob:
         assert self.dispatcher is not None
         ctx = self.ctx
         if job.external is None:
-            if not ctx.queue.set_stage(job.id, "reproducing", "dispatched to a GPU runner"):
+            if not ctx.states.enter_stage(job.id, REPRODUCING, "dispatched to a GPU runner"):
                 raise JobCancelled()
             self.dispatcher.start(ctx.gh, job)
             show_stage(
@@ -161,7 +189,7 @@ class GradeJob:
                 "Reproducing on a GPU runner",
                 "The reproduction workflow was dispatched; waiting for a runner.",
             )
-            ctx.queue.update(job.id, state="dispatched", stage="waiting for a GPU runner")
+            ctx.states.dispatched(job)
             ctx.step("dispatched", job)
             return None
         if job.external.conclusion != "success":
@@ -184,15 +212,14 @@ class GradeJob:
         reuse: Path | None = Path(job.reuse_from) if job.reuse_from else None
         refusal = quota_refusal(self.settings, ctx.queue, job)
         if refusal is not None:  # answered like a rejection: a clear check run and comment, no grade
-            refused = JobOutcome("rejected", refusal, final=True)
-            return ctx.queue.update(job.id, state="reporting", outcome=refused)
+            return ctx.states.reporting(job, JobOutcome("rejected", refusal, final=True))
         if self.dispatcher is not None and reuse is None:
             reuse = self._dispatch(job, out_dir)
             if reuse is None:
                 return ctx.queue.get(job.id)
         if reuse is None and finished_reproduction(out_dir):
             reuse = out_dir  # resumed after the run: judge it again (the leaf cache keeps paid leaves)
-        if not ctx.queue.set_stage(job.id, "fetching", "fetching the submission"):
+        if not ctx.states.enter_stage(job.id, FETCHING, "fetching the submission"):
             raise JobCancelled()
         show_stage(ctx, job, "Fetching", f"Fetching `{job.head_sha[:12]}`.")
         ctx.step("in_progress", job)
@@ -210,19 +237,14 @@ class GradeJob:
             fetch_auth=self._clone_auth(job) if reuse is None else None,
         )
         outcome = self.grader.grade(request, out_dir, self._progress(job))
-        ctx.still_wanted(job.id)
+        ctx.states.still_wanted(job.id)
         final = False
         if outcome.status == "infra_error":
-            if job.attempts + 1 < self.settings.bot.max_attempts:
-                self.retry_infra(job, outcome.message)
+            retry = ctx.states.next_retry(job)
+            if retry is not None:
+                self.retry_infra(job, retry, outcome.message)
                 return ctx.queue.get(job.id)
             final = True
-        job = ctx.queue.update(
-            job.id,
-            state="reporting",
-            stage="",
-            outcome=stored_outcome(outcome, final=final),
-            result_dir=str(out_dir),
-        )
+        job = ctx.states.reporting(job, stored_outcome(outcome, final=final), str(out_dir))
         ctx.step("graded", job)
         return job

@@ -1,10 +1,10 @@
 """The durable job queue: SQLite in WAL mode, shared by ``reprobot serve`` and ``reprobot worker``.
 
-One grade job per (repository, PR, head SHA, rubric version, mode). A job moves
-``queued -> fetching -> reproducing -> judging -> reporting -> posted``; it can end ``failed``,
-``cancelled``, ``superseded`` or ``infra_error`` instead (``dispatched`` parks a job while a GitHub
-Actions runner reproduces it). Workers take a job with a lease they renew (heartbeat); a job whose
-worker died is taken again once its lease runs out, and resumes from the last step it recorded.
+One grade job per (repository, PR, head SHA, rubric version, mode). Its states and every change of
+them are the state machine's (``bot.jobs.lifecycle``); this module holds the database: deliveries,
+leases, reads, the per-PR comment and score history, and named locks. Workers take a job with a
+lease they renew (heartbeat); a job whose worker died is taken again once its lease runs out, and
+resumes from the last step it recorded.
 
 Every side effect on GitHub is preceded by a recorded intent and followed by a recorded result
 (check run id, comment id, flags), and each is findable on GitHub (check run ``external_id``,
@@ -21,24 +21,15 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from bot.jobs.actions import apply_action, requeue_job
+from bot.intake.actions import Action, DeliveryResult, JobInfo
 from bot.jobs.group_commit import GroupCommit
-from bot.jobs.records import (
-    ACTIVE_STATES,
-    Action,
-    Delivery,
-    DeliveryResult,
-    HistoryRow,
-    Job,
-    JobInfo,
-    JobOutcome,
-    WorkflowRef,
-)
-from bot.jobs.schema import BOOL_COLUMNS, SCHEMA, encode_columns, marks
+from bot.jobs.lifecycle import apply_action, requeue
+from bot.jobs.records import ACTIVE_STATES, Delivery, HistoryRow, Job, JobOutcome, WorkflowRef
+from bot.jobs.schema import BOOL_COLUMNS, SCHEMA, marks
 
 _LOCKS: dict[str, threading.RLock] = {}
 _LOCKS_GUARD = threading.Lock()
@@ -97,6 +88,10 @@ class JobQueue:
                 raise
             db.execute("COMMIT")
 
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """One committed write transaction (the job state machine's, ``bot.jobs.lifecycle``)."""
+        return self._tx()
+
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
@@ -149,7 +144,7 @@ class JobQueue:
     def requeue(self, job_id: int, *, reuse: bool) -> bool:
         """Grade a finished job again (``reuse``: judge the existing reproduction). False when busy."""
         with self._tx() as db:
-            return requeue_job(db, job_id, self.clock(), reuse=reuse)
+            return requeue(db, job_id, self.clock(), reuse=reuse)
 
     # -- worker side ------------------------------------------------------------------------------
     def claim(self, owner: str) -> Job | None:
@@ -183,55 +178,6 @@ class JobQueue:
                 "UPDATE jobs SET lease_owner = NULL, lease_expires = 0 WHERE id = ? AND lease_owner = ?",
                 (job_id, owner),
             )
-
-    def update(self, job_id: int, **cols: Any) -> Job:
-        """Record a step's result (state, check_run_id, flags, ...) in one committed write."""
-        cols["updated_at"] = self.clock()
-        cols = encode_columns(cols)
-        sets = ", ".join(f"{k} = ?" for k in cols)
-        with self._tx() as db:
-            db.execute(f"UPDATE jobs SET {sets} WHERE id = ?", (*cols.values(), job_id))
-        return self.get(job_id)
-
-    def expire_dispatched(self, timeout_s: float, max_attempts: int) -> list[int]:
-        """Dispatched jobs whose workflow never reported back within ``timeout_s``: queued again
-        (dispatched anew) while attempts remain, else given a final ``infra_error`` outcome
-        (a neutral check). Returns their ids."""
-        now = self.clock()
-        expired: list[int] = []
-        with self._tx() as db:
-            rows = db.execute(
-                "SELECT id, attempts FROM jobs WHERE state = 'dispatched' AND updated_at < ?",
-                (now - timeout_s,),
-            ).fetchall()
-            for row in rows:
-                attempts = int(row["attempts"]) + 1
-                note = f"the reproduction workflow did not report back within {timeout_s:.0f} s"
-                if attempts < max_attempts:
-                    db.execute(
-                        "UPDATE jobs SET state = 'queued', stage = '', external = NULL, attempts = ?,"
-                        " next_attempt_at = 0, lease_expires = 0, message = ?, updated_at = ? WHERE id = ?",
-                        (attempts, f"{note}; dispatching again", now, row["id"]),
-                    )
-                else:
-                    outcome = JobOutcome("infra_error", f"could not grade: {note}", final=True)
-                    db.execute(
-                        "UPDATE jobs SET state = 'reporting', stage = '', outcome = ?, attempts = ?,"
-                        " next_attempt_at = 0, lease_expires = 0, message = ?, updated_at = ? WHERE id = ?",
-                        (json.dumps(outcome.to_json()), attempts, note, now, row["id"]),
-                    )
-                expired.append(int(row["id"]))
-        return expired
-
-    def set_stage(self, job_id: int, state: str, stage: str) -> bool:
-        """Move an active job to a new stage; False when it was cancelled/superseded meanwhile."""
-        with self._tx() as db:
-            cur = db.execute(
-                f"UPDATE jobs SET state = ?, stage = ?, updated_at = ? WHERE id = ?"
-                f" AND state IN ({marks(ACTIVE_STATES)})",
-                (state, stage, self.clock(), job_id, *ACTIVE_STATES),
-            )
-            return cur.rowcount == 1
 
     def get(self, job_id: int) -> Job:
         row = self._conn().execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()

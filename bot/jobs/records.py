@@ -1,65 +1,48 @@
-"""The queue's typed records: jobs, what a job knows, how it ended, and the routing actions.
+"""The queue's typed records: jobs, how a grade ended, the Actions run that reproduced one, the
+score history, deliveries; and the names of a job's states (the transitions between them are
+``bot.jobs.lifecycle``'s).
 
-Everything stored in the queue's JSON columns goes through one ``to_json``/``from_json`` pair here;
-nothing outside this module reads a job's columns by string key.
+Everything stored in the queue's JSON columns goes through one ``to_json``/``from_json`` pair here
+(``JobInfo``, what a job knows, is the intake's: ``bot.intake.actions``); nothing outside this module
+reads a job's columns by string key.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from bot.grading import GradeOutcome, GradeStatus
+from bot.intake.actions import JobInfo, from_known_fields
 
 JobKind = Literal["grade", "notice", "command"]
 
-ACTIVE_STATES = ("queued", "fetching", "reproducing", "judging", "reporting")
-WAITING_STATES = ("dispatched",)
-TERMINAL_STATES = ("posted", "failed", "cancelled", "superseded", "infra_error")
+# The states of a job (docs/BOT.md). Active: a worker may take it. Waiting: a GitHub Actions runner
+# reproduces it. Terminal: nothing left to do until a rerun starts a new generation.
+QUEUED = "queued"
+FETCHING = "fetching"
+REPRODUCING = "reproducing"
+JUDGING = "judging"
+REPORTING = "reporting"
+DISPATCHED = "dispatched"
+POSTED = "posted"
+FAILED = "failed"
+CANCELLED = "cancelled"
+SUPERSEDED = "superseded"
+INFRA_ERROR = "infra_error"
+
+STAGE_STATES = (FETCHING, REPRODUCING, JUDGING)  # the Grader's stages, shown live
+ACTIVE_STATES = (QUEUED, *STAGE_STATES, REPORTING)
+WAITING_STATES = (DISPATCHED,)
+TERMINAL_STATES = (POSTED, FAILED, CANCELLED, SUPERSEDED, INFRA_ERROR)
 ALL_STATES = ACTIVE_STATES + WAITING_STATES + TERMINAL_STATES
-CANCELLED_STATES = ("cancelled", "superseded")
+CANCELLED_STATES = (CANCELLED, SUPERSEDED)
 
 
 class JobCancelled(Exception):
     """The job was cancelled or superseded while it ran."""
-
-
-def _from_mapping(cls: Any, data: Mapping[str, Any] | None) -> Any:
-    """Build a record from stored JSON, ignoring keys this version does not know."""
-    names = {f.name for f in fields(cls)}
-    return cls(**{k: v for k, v in (data or {}).items() if k in names})
-
-
-@dataclass(frozen=True, slots=True)
-class JobInfo:
-    """What a job knows beyond its key: where a grade's submission comes from, a notice's text,
-    a command's words. Each kind fills its own fields; the rest stay empty."""
-
-    # grade
-    clone_url: str | None = None
-    head_ref: str | None = None
-    head_repo: str | None = None
-    base_ref: str | None = None
-    submitter: str | None = None
-    html_url: str | None = None
-    human_baseline: bool = False
-    # notice
-    title: str | None = None
-    conclusion: str | None = None
-    # command
-    command: str | None = None
-    comment_id: int | None = None
-    user: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v not in (None, False)}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any] | None) -> JobInfo:
-        info: JobInfo = _from_mapping(cls, data)
-        return info
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +80,7 @@ class JobOutcome:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> JobOutcome:
-        outcome: JobOutcome = _from_mapping(cls, data)
+        outcome: JobOutcome = from_known_fields(cls, data)
         return outcome
 
 
@@ -114,7 +97,7 @@ class WorkflowRef:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> WorkflowRef:
-        ref: WorkflowRef = _from_mapping(cls, data)
+        ref: WorkflowRef = from_known_fields(cls, data)
         return ref
 
 
@@ -195,76 +178,3 @@ class Job:
         data["outcome"] = self.outcome.to_json() if self.outcome else None
         data["external"] = self.external.to_json() if self.external else None
         return data
-
-
-@dataclass(frozen=True, slots=True)
-class NewGrade:
-    repo: str
-    pr: int
-    head_sha: str
-    paper: str
-    rubric_version: str
-    mode: str = "full"
-    installation_id: int | None = None
-    info: JobInfo = field(default_factory=JobInfo)
-    supersede_others: bool = True  # a push: older head SHAs of this PR are superseded
-
-
-@dataclass(frozen=True, slots=True)
-class NewNotice:
-    """A completed check run with one actionable message (unknown paper, oversized repository)."""
-
-    repo: str
-    pr: int
-    head_sha: str
-    title: str
-    message: str
-    conclusion: str = "failure"
-    installation_id: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class NewCommand:
-    repo: str
-    pr: int
-    command: str
-    comment_id: int
-    user: str
-    installation_id: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CancelPR:
-    repo: str
-    pr: int
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class RerunCheck:
-    """check_run rerequested: find the job by its check run and grade it again."""
-
-    repo: str
-    check_run_id: int
-    external_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class WorkflowDone:
-    """The reproduction workflow finished for job ``job_id`` (generation ``generation``)."""
-
-    job_id: int
-    generation: int
-    run_id: int
-    conclusion: str | None
-    repo: str
-
-
-Action = NewGrade | NewNotice | NewCommand | CancelPR | RerunCheck | WorkflowDone
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryResult:
-    duplicate: bool
-    outcome: str
-    job_ids: tuple[int, ...] = ()

@@ -2,7 +2,8 @@
 
 A grade job's steps live in ``bot.jobs.grade_job``; a notice is one completed check run; a command
 job carries out a ``/reprobot`` command (``bot.jobs.command_job``). Unexpected failures are
-infrastructure trouble: retried with backoff up to ``bot.max_attempts``, then reported as neutral.
+infrastructure trouble, handed to the state machine (``JobStates.after_error``): retried with backoff
+up to ``bot.max_attempts``, then reported as neutral.
 """
 
 from __future__ import annotations
@@ -18,18 +19,17 @@ from typing import Any
 
 from bot.errors import BotError
 from bot.github.api import CheckRunOutput, GitHubFactory
-from bot.github.dispatch import make_dispatcher
 from bot.grading import Grader
 from bot.jobs.check_runs import close_if_cancelled, ensure_check_run
 from bot.jobs.command_job import run_command
-from bot.jobs.context import JobContext
+from bot.jobs.context import JobContext, job_states
+from bot.jobs.dispatch import make_dispatcher
 from bot.jobs.grade_job import GradeJob
 from bot.jobs.liveness import BEAT_S, WorkerBeat, workers_dir, write_beat
 from bot.jobs.queue import JobQueue
-from bot.jobs.records import ACTIVE_STATES, Job, JobCancelled, JobOutcome
-from bot.jobs.retry import backoff_delay
-from bot.jobs.steps import reached
+from bot.jobs.records import Job, JobCancelled
 from bot.settings import Settings
+from bot.steps import reached
 from judge.papers import PaperRegistry
 
 log = logging.getLogger("reprobot.worker")
@@ -81,6 +81,7 @@ class Worker:
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.registry = registry or PaperRegistry(settings.papers.rubrics_dir, settings.papers.blacklists_dir)
         self.dispatcher = make_dispatcher(settings)
+        self.states = job_states(settings, queue)
         self.poll_s = poll_s
         self.beat_s = beat_s
         self._stop = threading.Event()
@@ -170,9 +171,7 @@ class Worker:
     def process_one(self, owner: str | None = None) -> bool:
         owner = owner or self.owner
         if self.dispatcher is not None:
-            for jid in self.queue.expire_dispatched(
-                self.settings.dispatch.timeout_s, self.settings.bot.max_attempts
-            ):
+            for jid in self.states.expire_dispatched(self.settings.dispatch.timeout_s):
                 log.warning("job %s: the reproduction workflow never reported back", jid)
         job = self.queue.claim(owner)
         if job is None:
@@ -191,45 +190,11 @@ class Worker:
             close_if_cancelled(self.context(job), self.queue.get(job.id))
         except Exception as exc:  # infrastructure trouble: retried, never charged to the submitter
             log.warning("job %s: %s", job.id, exc)
-            self._on_error(self.queue.get(job.id), exc)
+            self.states.after_error(self.queue.get(job.id), f"{type(exc).__name__}: {exc}"[:500])
         finally:
             beat.stop()
             self.queue.release(job.id, owner)
         return True
-
-    def _on_error(self, job: Job, exc: BaseException) -> None:
-        attempts = job.attempts + 1
-        message = f"{type(exc).__name__}: {exc}"[:500]
-        if job.state not in ACTIVE_STATES:
-            return
-        if _post_pending(job):
-            # A grade to report (or a notice): durable state, retried until it lands, never dropped.
-            delay = backoff_delay(self.settings.bot.retry_backoff_s, attempts, cap_s=POST_RETRY_CAP_S)
-            self.queue.update(
-                job.id,
-                state="reporting" if job.kind == "grade" else job.state,
-                attempts=attempts,
-                next_attempt_at=time.time() + delay,
-                message=f"posting pending, attempt {attempts}, next in {delay:.0f} s: {message}"[:500],
-            )
-            return
-        if attempts < self.settings.bot.max_attempts:
-            delay = backoff_delay(self.settings.bot.retry_backoff_s, attempts)
-            self.queue.update(
-                job.id,
-                state="queued",
-                attempts=attempts,
-                next_attempt_at=time.time() + delay,
-                message=f"retry {attempts}/{self.settings.bot.max_attempts - 1} in {delay:.0f} s: {message}",
-            )
-            return
-        if job.kind == "grade" and job.outcome is None:
-            outcome = JobOutcome(
-                "infra_error", f"could not grade: {message}", result_dir=job.result_dir, final=True
-            )
-            self.queue.update(job.id, state="reporting", attempts=0, outcome=outcome, message=message)
-            return
-        self.queue.update(job.id, state="failed", attempts=attempts, message=message)
 
     def _notice_job(self, job: Job) -> None:
         ctx = self.context(job)
@@ -240,24 +205,14 @@ class Worker:
             conclusion=job.info.conclusion or "failure",
             output=CheckRunOutput(job.info.title or "reprobot", job.message),
         )
-        self.queue.update(job.id, state="posted", check_completed=1)
+        self.states.notice_posted(job)
         reached("posted", job.id)
 
     def _command_job(self, job: Job) -> None:
         ctx = self.context(job)
         note = run_command(job, ctx.gh, self.queue, self.settings, self.registry)
-        self.queue.update(job.id, state="posted", message=note)
+        self.states.command_done(job, note)
         reached("posted", job.id)
-
-
-POST_RETRY_CAP_S = 3600.0  # a pending post is retried at least hourly, for as long as it takes
-
-
-def _post_pending(job: Job) -> bool:
-    """A finished grade (or a notice) whose check run or comment has not landed yet."""
-    if job.kind == "notice":
-        return True
-    return job.kind == "grade" and job.outcome is not None and not (job.check_completed and job.comment_done)
 
 
 class _Heartbeat:

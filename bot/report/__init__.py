@@ -1,7 +1,7 @@
 """Rendering of a result folder (docs/FORMATS.md) into the PR comment, the check-run output and the
 HTML report. This is the API the bot calls; the templates live in ``templates/``.
 
-Modules: ``context`` (load a result folder into a frozen ReportContext), ``escaping`` (untrusted text
+Modules: ``model`` (a result folder loaded once into a frozen ReportContext), ``escaping`` (untrusted text
 into Markdown/HTML), ``tree`` (levels of detail of the score tree), ``markdown`` (comment and check
 run), ``html`` (the self-contained report), ``leaderboard`` (all graded result folders).
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.report.context import ReportContext, ReportError, load_context
 from bot.report.html import render_html_report, write_html_report_ctx
 from bot.report.markdown import (
     CHECK_TEXT_LIMIT,
@@ -23,6 +22,7 @@ from bot.report.markdown import (
     render_check_output_ctx,
     render_pr_comment_ctx,
 )
+from bot.report.model import ReportContext, ReportError, load_context
 
 __all__ = [
     "CHECK_TEXT_LIMIT",

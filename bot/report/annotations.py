@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.github.api import Annotation, AnnotationLevel
-from bot.report.context import LeafInfo, ReportContext, load_context
 from bot.report.escaping import clip
+from bot.report.model import LeafInfo, ReportContext, load_context
 
 MAX_ANNOTATIONS = 150  # three requests of 50
 
@@ -52,7 +52,7 @@ def citation_annotations(ctx: ReportContext, limit: int = MAX_ANNOTATIONS) -> tu
 
 def annotations_for(result_dir: Path) -> tuple[Annotation, ...]:
     """The annotations of a graded result folder (none when it cannot be read)."""
-    from bot.report.context import ReportError
+    from bot.report.model import ReportError
 
     try:
         return citation_annotations(load_context(result_dir))

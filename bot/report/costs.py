@@ -1,16 +1,14 @@
-"""What judging cost: every result folder's ``judge_summary.json`` ``cost_usd``, totalled by paper,
-submitter and UTC day (from ``submission.json``). Every result folder counts, reruns and regrades
-included: each one called the judge."""
+"""What judging cost: every judged result folder's ``GradeSummary.cost_usd``, totalled by paper,
+submitter and UTC day (from its ``SubmissionRecord``). Every result folder counts, reruns and
+regrades included: each one called the judge."""
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from bot.results import JUDGE_SUMMARY, SUBMISSION_RECORD
+from bot.results import ResultFolder
 
 DIMENSIONS = ("paper", "submitter", "day")
 
@@ -22,7 +20,7 @@ class CostRow:
     submitter: str
     day: str
     cost_usd: float
-    dummy: bool
+    caveats: tuple[str, ...]  # the grade's caveats (the dummy judge costs nothing, and says so)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,38 +31,28 @@ class CostTotals:
     unknown: int  # folders whose cost is not recorded
 
 
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def folder_cost(folder: Path) -> float | None:
-    cost = _read(folder / JUDGE_SUMMARY).get("cost_usd")
-    return float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None
+    summary = ResultFolder(folder).read_summary()
+    return summary.cost_usd if summary is not None else None
 
 
 def scan_costs(results_dir: Path) -> CostTotals:
     rows: list[CostRow] = []
     unknown = 0
-    for summary_path in sorted(Path(results_dir).glob(f"**/{JUDGE_SUMMARY}")):
-        folder = summary_path.parent
-        summary, sub = _read(summary_path), _read(folder / SUBMISSION_RECORD)
-        cost = folder_cost(folder)
-        if cost is None:
+    for result in ResultFolder.judged_under(results_dir):
+        summary, sub = result.read_summary(), result.read_submission()
+        if summary is None or summary.cost_usd is None:
             unknown += 1
             continue
-        when = str(sub.get("graded_at") or summary.get("finished_at") or "")
+        when = (sub.graded_at if sub else None) or summary.finished_at or ""
         rows.append(
             CostRow(
-                folder=str(folder.relative_to(results_dir)),
-                paper=str(sub.get("paper_id") or summary.get("paper_id") or "?"),
-                submitter=str(sub.get("submitter") or "?"),
+                folder=str(result.path.relative_to(results_dir)),
+                paper=(sub.paper_id if sub else None) or summary.paper_id or "?",
+                submitter=(sub.submitter if sub else None) or "?",
                 day=when[:10] or "?",
-                cost_usd=cost,
-                dummy=summary.get("dummy") is True,
+                cost_usd=summary.cost_usd,
+                caveats=summary.caveats,
             )
         )
     by: dict[str, tuple[tuple[str, float, int], ...]] = {}

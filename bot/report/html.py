@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from bot.report import formatting
-from bot.report.bands import DEFAULT_PASS_THRESHOLD, band
-from bot.report.context import ReportContext
 from bot.report.escaping import clean, clip
-from bot.report.evidence import CITATIONS_KEY, NO_EVIDENCE
+from bot.report.formatting import DEFAULT_PASS_THRESHOLD, band
+from bot.report.leaf_evidence import CITATIONS_KEY, NO_EVIDENCE
 from bot.report.links import report_links, run_attempts
+from bot.report.model import ReportContext
 from bot.report.templating import html_env
 from bot.report.tree import LEVELS, node_stats, tree_rows
 from bot.results import REPORT_HTML

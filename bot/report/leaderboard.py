@@ -1,8 +1,9 @@
 """The leaderboard over all graded result folders (docs/FORMATS.md, docs/LEADERBOARD.md).
 
-Scans ``RESULTS/**/judge_summary.json`` with ``submission.json`` beside it. One ranking per *track*
-(mode x judge protocol; the dummy judge and grades made without the paper are tracks of their own,
-marked in every format): per paper, each submitter's mean score over their graded runs with its
+Scans every judged result folder (``ResultFolder.judged_under``: its ``GradeSummary`` with the
+``SubmissionRecord`` beside it). One ranking per *track* (mode x judge protocol; a grade whose
+caveats make it incomparable, the dummy judge's or one made without the paper, ranks in a track of
+its own, marked in every format): per paper, each submitter's mean score over their graded runs with its
 standard error (a result over several runs is reported as a mean), beside their best and latest
 run; overall, each submitter's mean over every paper of the track (a paper not attempted counts 0,
 as in PaperBench's average replication score). Dummy-judge results are left out unless asked for; human
@@ -11,50 +12,58 @@ baselines are marked (``human_baseline`` in submission.json, or a configured use
 
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from markupsafe import Markup
 
 from bot.report.escaping import md_inline
 from bot.report.templating import html_env, markdown_env
-from bot.results import SUBMISSION_RECORD
-from judge.summary import DUMMY_CAVEAT, NO_PAPER_CAVEAT, GradeSummary
+from bot.results import ResultFolder
+from judge.summary import DUMMY_CAVEAT, NO_PAPER_CAVEAT
 
 MODES = ("full", "code-dev")
 MODE_LABEL = {"full": "Full rubric", "code-dev": "Code-Dev"}
 DEFAULT_PROTOCOL = "paperbench"
-DUMMY = "dummy judge"
+# The caveats that put a grade in a track of its own (its scores compare with no real grade's), and
+# the mark its rows carry in every format. Other caveats (a score zeroed by PaperBench's monitor)
+# are printed by the report and leave the grade in its track.
+RANKED_APART = {DUMMY_CAVEAT: "DUMMY", NO_PAPER_CAVEAT: "NO PAPER"}
 
 
 @dataclass(frozen=True, slots=True, order=True)
 class Track:
-    """One ranking: a mode and a judge protocol. Scores of different tracks are never compared;
-    the dummy judge and grades made without the paper are tracks of their own."""
+    """One ranking: a mode, a judge protocol and the caveats that rank a grade apart. Scores of
+    different tracks are never compared."""
 
     mode: str
     protocol: str
-    no_paper: bool = False
+    caveats: tuple[str, ...] = ()  # of RANKED_APART, in its order
+
+    @property
+    def dummy(self) -> bool:
+        return DUMMY_CAVEAT in self.caveats
+
+    @property
+    def no_paper(self) -> bool:
+        return NO_PAPER_CAVEAT in self.caveats
 
     @property
     def label(self) -> str:
         text = f"{MODE_LABEL.get(self.mode, self.mode)} · {self.protocol}"
-        if self.protocol == DUMMY:
-            text += " (NOT real grades)"
-        elif self.protocol != DEFAULT_PROTOCOL:
+        if self.protocol != DEFAULT_PROTOCOL:
             text += " protocol"
+        if self.dummy:
+            text += " · dummy judge (NOT real grades)"
         return text + (" · graded WITHOUT the paper" if self.no_paper else "")
 
     @property
     def marker(self) -> str:
         """What every row of this track carries in every format ('' for a real track)."""
-        marks = ["DUMMY" if self.protocol == DUMMY else "", "NO PAPER" if self.no_paper else ""]
-        return " ".join(m for m in marks if m)
+        return " ".join(RANKED_APART[c] for c in self.caveats)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +87,9 @@ class Entry:
 
     @property
     def track(self) -> Track:
-        """Grades with a caveat rank apart: the dummy judge's and those made without the paper."""
-        protocol = DUMMY if DUMMY_CAVEAT in self.caveats else self.protocol
-        return Track(self.mode, protocol, NO_PAPER_CAVEAT in self.caveats)
+        """Grades with a caveat of ``RANKED_APART`` rank apart: the dummy judge's, those made
+        without the paper."""
+        return Track(self.mode, self.protocol, tuple(c for c in RANKED_APART if c in self.caveats))
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,22 +136,6 @@ class Leaderboard:
         return tuple(sorted(self.boards, key=lambda t: (bool(t.marker), MODES.index(t.mode), t)))
 
 
-def _num(v: Any) -> float | None:
-    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
-
-
-def _read(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _str(v: Any) -> str | None:
-    return v if isinstance(v, str) and v else None
-
-
 def scan(
     results_dir: Path, *, human_users: Iterable[str] = (), include_dummy: bool = False
 ) -> tuple[list[Entry], list[str]]:
@@ -150,46 +143,39 @@ def scan(
     humans = {u.lower() for u in human_users}
     entries: list[Entry] = []
     skipped: list[str] = []
-    for summary_path in sorted(Path(results_dir).glob("**/judge_summary.json")):
-        folder = summary_path.parent
+    for result in ResultFolder.judged_under(results_dir):
+        folder = result.path
         rel = str(folder.relative_to(results_dir)) if folder != Path(results_dir) else "."
-        summary = _read(summary_path)
-        sub = _read(folder / SUBMISSION_RECORD)
+        summary, sub = result.read_summary(), result.read_submission()
         if summary is None:
-            skipped.append(f"{rel}: unreadable judge_summary.json")
+            skipped.append(f"{rel}: unreadable {result.judge_summary.name} (or no score)")
             continue
         if sub is None:
-            skipped.append(f"{rel}: no readable submission.json")
+            skipped.append(f"{rel}: no readable {result.submission_record.name}")
             continue
-        score = _num(summary.get("score"))
-        cov = _num(summary.get("coverage"))
-        paper = sub.get("paper_id") or summary.get("paper_id")
-        submitter = sub.get("submitter")
-        if score is None or not isinstance(paper, str) or not isinstance(submitter, str) or not submitter:
-            skipped.append(f"{rel}: missing score, paper_id or submitter")
+        paper = sub.paper_id or summary.paper_id
+        if not paper or not sub.submitter:
+            skipped.append(f"{rel}: missing paper_id or submitter")
             continue
-        caveats = GradeSummary.from_dict(summary).caveats
-        if DUMMY_CAVEAT in caveats and not include_dummy:
+        if DUMMY_CAVEAT in summary.caveats and not include_dummy:
             skipped.append(f"{rel}: {DUMMY_CAVEAT}")
             continue
-        mode = summary.get("mode") or sub.get("mode") or "full"
-        pr = sub.get("pr_number")
         entries.append(
             Entry(
                 paper_id=paper,
-                submitter=submitter,
-                mode=mode if mode in MODES else "full",
-                score=min(max(score, 0.0), 1.0),
-                coverage=min(max(cov if cov is not None else 1.0, 0.0), 1.0),
-                graded_at=str(sub.get("graded_at") or summary.get("finished_at") or ""),
-                human_baseline=sub.get("human_baseline") is True or submitter.lower() in humans,
-                url=_str(sub.get("url")),
-                pr_number=pr if isinstance(pr, int) and not isinstance(pr, bool) else None,
-                head_sha=_str(sub.get("head_sha")),
-                caveats=caveats,
+                submitter=sub.submitter,
+                mode=summary.mode if summary.mode in MODES else "full",
+                score=min(max(summary.score, 0.0), 1.0),
+                coverage=min(max(summary.coverage, 0.0), 1.0),
+                graded_at=sub.graded_at or summary.finished_at or "",
+                human_baseline=sub.human_baseline or sub.submitter.lower() in humans,
+                url=sub.url,
+                pr_number=sub.pr_number,
+                head_sha=sub.head_sha,
+                caveats=summary.caveats,
                 folder=rel,
-                protocol=(_str(summary.get("protocol")) or DEFAULT_PROTOCOL)[:40],
-                report_url=_str(sub.get("report_url")),
+                protocol=summary.protocol[:40],
+                report_url=sub.report_url,
             )
         )
     return entries, skipped

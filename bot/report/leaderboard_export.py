@@ -19,8 +19,7 @@ CSV_FIELDS = (
 
 
 def _track(t: Track) -> dict[str, Any]:
-    dummy = "DUMMY" in t.marker
-    return {"mode": t.mode, "protocol": t.protocol, "dummy_judge": dummy, "no_paper": t.no_paper}
+    return {"mode": t.mode, "protocol": t.protocol, "dummy_judge": t.dummy, "no_paper": t.no_paper}
 
 
 def _csv_safe(v: Any) -> Any:

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.report.context import ReportContext
+from bot.report.model import ReportContext
 from bot.results import JUDGE_SUMMARY, REPRODUCE_LOG, RUN_METADATA
 
 _UNSAFE = re.compile(r"[\s<>()\[\]\"'`\\]")

@@ -15,16 +15,16 @@ from typing import Any
 from markupsafe import Markup
 
 from bot.github.api import MAX_COMMENT
-from bot.github.commands import COMMANDS
+from bot.intake.commands import COMMANDS
 from bot.report import formatting
-from bot.report.bands import DEFAULT_PASS_THRESHOLD, ICONS, band
-from bot.report.context import LeafInfo, ReportContext
 from bot.report.escaping import clip, md_code, md_inline
-from bot.report.evidence import NO_EVIDENCE, LeafEvidence
+from bot.report.formatting import DEFAULT_PASS_THRESHOLD, ICONS, band
+from bot.report.leaf_evidence import NO_EVIDENCE, LeafEvidence
 from bot.report.links import report_links
+from bot.report.model import LeafInfo, ReportContext
 from bot.report.templating import markdown_env
 from bot.report.tree import LEVELS, NodeStats, TreeStyle, node_stats, tree_rows
-from bot.results import BLACKLIST, JUDGE_SUMMARY, RUN_METADATA, SUBMISSION_RECORD
+from bot.results import BLACKLIST, JUDGE_SUMMARY, REPORT_HTML, RUN_METADATA, SUBMISSION_RECORD
 from judge.graded import GradedNode
 
 COMMENT_MARKER = "<!-- reprobot:score-comment -->"
@@ -288,7 +288,7 @@ def _cut(text: str, budget: int, pointer: str) -> str:
 
 
 def _pointer(report_url: Markup | None, what: str) -> str:
-    where = f"[the full report]({report_url})" if report_url else "the full report (`report.html`)"
+    where = f"[the full report]({report_url})" if report_url else f"the full report (`{REPORT_HTML}`)"
     return f"\n\n> [!NOTE]\n> {what} GitHub's size limit; see {where}.\n"
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.report.context import ReportContext, Verdict
+from bot.report.model import ReportContext, Verdict
 from judge.graded import GradedNode
 
 RowKind = Literal["open", "close", "leaf", "collapsed", "cut"]

@@ -8,7 +8,7 @@ import os
 import signal
 
 from bot.cli import run
-from bot.jobs.steps import on_step
+from bot.steps import on_step
 
 TARGET = os.environ.get("REPROBOT_TEST_CRASH_AFTER", "")
 

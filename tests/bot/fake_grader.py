@@ -119,6 +119,7 @@ class FakeGrader:
                 {
                     "paper_id": request.paper,
                     "mode": "code-dev" if request.code_dev else "full",
+                    "protocol": "paperbench",  # as the judge writes it (a summary without one is older)
                     "model": "fake",
                     "dummy": True,
                     **summary,

@@ -21,9 +21,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bot.github.api import GitHubAPI
 from bot.github.pygithub import github_factory
-from bot.github.webhook import create_app
 from bot.jobs.queue import JobQueue
 from bot.jobs.worker import Worker, build_grader
+from bot.server import create_app
 from bot.settings import Settings, load_settings, queue_path
 from tests.bot.conftest import FIXTURES, SECRET, headers, payload
 from tests.standins.github_server import GitHubStandIn

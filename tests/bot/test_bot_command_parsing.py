@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from bot.github import commands as commands_module
-from bot.github.commands import MAX_SCAN_CHARS, parse_command
-from bot.github.webhook import create_app
+from bot.intake import commands as commands_module
+from bot.intake.commands import MAX_SCAN_CHARS, parse_command
 from bot.jobs.queue import JobQueue
+from bot.server import create_app
 from bot.settings import Settings, queue_path
 from tests.bot.conftest import headers, payload
 from tests.workcount import line_events

@@ -23,10 +23,10 @@ import pytest
 import requests
 
 from bot.github.pygithub import github_factory
-from bot.github.webhook import create_app
 from bot.jobs.queue import JobQueue
 from bot.jobs.worker import Worker, build_grader
 from bot.report import COMMENT_MARKER
+from bot.server import create_app
 from bot.settings import Settings, queue_path
 from tests.bot.conftest import SECRET, headers, payload
 from tests.standins.github_server import GitHubStandIn

@@ -19,9 +19,9 @@ import pytest
 import yaml
 
 from bot.github.pygithub import github_factory
-from bot.github.webhook import create_app
 from bot.jobs.queue import JobQueue
 from bot.jobs.worker import Worker, WorkerTrouble, build_grader
+from bot.server import create_app
 from bot.settings import Settings, load_settings, queue_path
 from tests.bot.conftest import SECRET, headers, payload
 

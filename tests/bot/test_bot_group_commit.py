@@ -8,8 +8,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from bot.intake.actions import CancelPR
 from bot.jobs.queue import JobQueue
-from bot.jobs.records import CancelPR
 
 
 def test_concurrent_deliveries_are_each_committed_once(tmp_path: Path) -> None:

@@ -15,10 +15,10 @@ import pytest
 import requests
 
 from bot.github.api import GitHubError
-from bot.github.commands import parse_command
 from bot.github.pygithub import safe_unzip
-from bot.github.webhook import create_app
+from bot.intake.commands import parse_command
 from bot.jobs.queue import JobQueue
+from bot.server import create_app
 from bot.settings import Settings, queue_path
 from tests.bot.conftest import headers
 from tests.standins.github_server import GitHubStandIn

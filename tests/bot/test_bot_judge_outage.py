@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from bot.cli import main
 from bot.github.pygithub import github_factory
 from bot.jobs.check_runs import conclusion_and_output
-from bot.jobs.context import JobContext
+from bot.jobs.context import JobContext, job_states
 from bot.jobs.queue import JobQueue
 from bot.jobs.records import JobOutcome
 from bot.settings import Settings, queue_path
@@ -121,8 +121,8 @@ def test_an_incomplete_grade_is_a_neutral_check_never_failure(settings: Settings
     queue = JobQueue(queue_path(settings))
     [job] = queue.jobs()
     message = "incomplete: judge unavailable (4 leaves not graded; coverage 20%, partial score 0.200)"
-    job = queue.update(
-        job.id, outcome=JobOutcome("infra_error", message, score=0.2, coverage=0.2, final=True)
+    job = job_states(settings, queue).reporting(
+        job, JobOutcome("infra_error", message, score=0.2, coverage=0.2, final=True)
     )
     ctx = JobContext(settings, queue, github_factory(settings)(None, job.repo))
     conclusion, output = conclusion_and_output(ctx, job, None)

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from bot.github.webhook import create_app
 from bot.jobs.queue import JobQueue
+from bot.server import create_app
 from bot.settings import Settings, queue_path
 from tests.bot.conftest import headers, payload
 

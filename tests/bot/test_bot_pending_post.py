@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from bot.jobs.context import job_states
 from bot.report import COMMENT_MARKER
 from tests.bot.conftest import payload
 from tests.bot.test_bot_worker import deliver, work
@@ -26,7 +27,7 @@ def test_the_score_comment_survives_a_long_github_outage(make_settings: Any, git
     assert job.outcome is not None and job.outcome.graded and "posting pending" in job.message
     assert github.comments == {}
     github.faults.clear()  # GitHub is back
-    queue.update(job.id, next_attempt_at=0)  # the organizer need not wait for the backoff here
+    job_states(settings, queue).retry_now(job.id)  # the organizer need not wait for the backoff here
     work(settings)
     [job] = queue.jobs()
     assert job.state == "posted", job.message
@@ -45,7 +46,7 @@ def test_github_unavailable_ends_neutral_never_failure(make_settings: Any, githu
     [job] = queue.jobs()
     assert job.state == "reporting" and job.outcome is not None and job.outcome.infra_error
     github.faults.clear()
-    queue.update(job.id, next_attempt_at=0)
+    job_states(settings, queue).retry_now(job.id)
     work(settings)
     [job] = queue.jobs()
     [run] = github.check_runs.values()

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.github.webhook import create_app
 from bot.jobs.queue import JobQueue
+from bot.server import create_app
 from bot.settings import Settings, queue_path
 from tests.bot.conftest import FIXTURES, headers, payload
 

@@ -14,8 +14,8 @@ from click.testing import CliRunner
 
 from bot.cli import main
 from bot.errors import ConfigError
+from bot.intake.actions import NewGrade
 from bot.jobs.queue import JobQueue
-from bot.jobs.records import NewGrade
 from bot.settings import load_settings, queue_path, results_dir
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,8 +16,9 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from bot.github.webhook import create_app, signature, verify_signature
+from bot.intake.webhook import signature, verify_signature
 from bot.jobs.queue import JobQueue
+from bot.server import create_app
 from bot.settings import Settings, queue_path
 from tests.bot.conftest import FIXTURES, SECRET, headers, payload
 

@@ -16,10 +16,11 @@ from typing import Any
 import pytest
 
 from bot.github.pygithub import github_factory
-from bot.github.webhook import create_app
+from bot.jobs.context import job_states
 from bot.jobs.queue import JobQueue
 from bot.jobs.worker import Worker, build_grader
 from bot.report import COMMENT_MARKER
+from bot.server import create_app
 from bot.settings import Settings, queue_path
 from tests.bot.conftest import FIXTURES, headers, payload
 from tests.standins.github_server import GitHubStandIn
@@ -175,7 +176,7 @@ def test_superseded_job_closes_its_check_run(settings: Settings, github: GitHubS
     queue = JobQueue(queue_path(settings))
     job = queue.claim("test")
     assert job is not None
-    queue.update(job.id, check_intent=1)
+    job_states(settings, queue).check_intended(job)
     cid = github_factory(settings)(None, REPO).create_check_run(
         REPO, name="reprobot", head_sha=job.head_sha, external_id=job.external_id, status="queued"
     )
@@ -256,8 +257,8 @@ def test_check_run_rerequested_reruns_the_job(settings: Settings, github: GitHub
 
 
 def test_concurrent_jobs_of_one_pr_share_one_comment(make_settings: Any, github: GitHubStandIn) -> None:
-    from bot.github.routing import rubric_version
-    from bot.jobs.records import JobInfo, NewGrade
+    from bot.intake.actions import JobInfo, NewGrade
+    from bot.intake.routing import rubric_version
     from judge.papers import PaperRegistry
 
     settings = make_settings(bot={"worker_concurrency": 3})

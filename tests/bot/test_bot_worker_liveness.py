@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from bot.github.pygithub import github_factory
-from bot.github.webhook import create_app
 from bot.jobs.liveness import WorkerBeat, workers_dir, write_beat
 from bot.jobs.queue import JobQueue
 from bot.jobs.worker import Worker, WorkerTrouble, build_grader
+from bot.server import create_app
 from bot.settings import Settings, queue_path
 from tests.bot.conftest import payload
 from tests.bot.test_bot_worker import deliver

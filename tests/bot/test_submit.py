@@ -61,7 +61,7 @@ def test_forge_submit_work_prints_the_score_and_publishes(tmp_path: Path, monkey
     [row] = board["papers"]
     assert row["submitter"] == "agent-7" and row["runs"] == 3 and row["se"] is not None
     csv = _git("--git-dir", str(forge), "show", "leaderboard:board/leaderboard.csv")
-    assert csv.splitlines()[1].startswith("full,dummy judge,True,False,tiny-moons,1,agent-7,False,3,")
+    assert csv.splitlines()[1].startswith("full,paperbench,True,False,tiny-moons,1,agent-7,False,3,")
     md = _git("--git-dir", str(forge), "show", "leaderboard:board/README.md")
     assert "± 0.0" in md and "🧪 DUMMY" in md
 

@@ -15,7 +15,7 @@ from evidence_fixtures import worked_example_result
 
 from bot.report import load_context, render_check_output, render_pr_comment, write_html_report
 from bot.report.annotations import citation_annotations
-from bot.report.evidence import evidence_of, safe_relpath
+from bot.report.leaf_evidence import evidence_of, safe_relpath
 from judge.graded import GradedNode
 from judge.summary import NO_PAPER_CAVEAT
 

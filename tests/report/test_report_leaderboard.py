@@ -30,14 +30,14 @@ def _entry(
     mode: str = "full",
     human: bool = False,
     dummy: bool = False,
-    protocol: str | None = None,
+    protocol: str = "paperbench",
 ) -> None:
     d = root / name
     d.mkdir(parents=True)
     (d / "judge_summary.json").write_text(
         json.dumps(
-            {"paper_id": paper, "mode": mode, "score": score, "coverage": 1.0, "dummy": dummy, "model": "m"}
-            | ({"protocol": protocol} if protocol else {})
+            {"paper_id": paper, "mode": mode, "protocol": protocol, "score": score, "coverage": 1.0}
+            | {"dummy": dummy, "model": "m"}
         )
     )
     (d / "submission.json").write_text(
@@ -139,14 +139,18 @@ def test_protocols_never_mixed_and_marks_in_every_format(tmp_path: Path) -> None
     _entry(r, "b", paper="p1", who="bob", score=0.9, at="2025-01-01", protocol="reprobot")
     _entry(r, "d", paper="p1", who="dave", score=1.0, at="2025-01-01", dummy=True)
     lb = build_leaderboard(r, include_dummy=True)
-    assert [t.protocol for t in lb.tracks] == ["paperbench", "reprobot", "dummy judge"]
+    assert [(t.protocol, t.marker) for t in lb.tracks] == [
+        ("paperbench", ""),
+        ("reprobot", ""),
+        ("paperbench", "DUMMY"),
+    ]  # the dummy judge's grades rank apart by their caveat, under the protocol they were made with
     for t in lb.tracks:
         assert len(lb.boards[t][0].standings) == 1  # three rankings of one, never one of three
     assert "🧪 DUMMY" in render_markdown(lb) and ">DUMMY<" in render_html(lb)
     csv_rows = to_csv(lb).splitlines()
     assert csv_rows[0].startswith("mode,protocol,dummy_judge,no_paper,paper_id,rank,submitter")
     dave = next(line for line in csv_rows if ",dave," in line)
-    assert dave.startswith("full,dummy judge,True,False,p1,1,dave")
+    assert dave.startswith("full,paperbench,True,False,p1,1,dave")
     data = json.loads(to_json(lb))
     assert {(p["submitter"], p["dummy_judge"]) for p in data["papers"]} == {
         ("alice", False), ("bob", False), ("dave", True)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from evidence_fixtures import worked_example_result
 
-from bot.github.webhook import create_app
 from bot.report import write_html_report
+from bot.server import create_app
 from bot.settings import Settings
 
 

@@ -13,32 +13,25 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
 from typing import Any
 
-from bot.github.commands import parse_command
-from bot.jobs.records import (
-    Action,
+from bot.intake.actions import (
     CancelPR,
     JobInfo,
     NewCommand,
     NewGrade,
     NewNotice,
     RerunCheck,
+    Routed,
     WorkflowDone,
 )
+from bot.intake.commands import parse_command
 from bot.settings import Settings
 from judge.errors import PaperNotFound
 from judge.papers import PaperMissing, PaperRegistry, paper_caveats
 
 PR_GRADE_ACTIONS = frozenset({"opened", "synchronize", "reopened", "ready_for_review", "labeled"})
 RUN_NAME_RE = re.compile(r"^reprobot job (\d+) g(\d+)\b")
-
-
-@dataclass(frozen=True, slots=True)
-class Routed:
-    actions: tuple[Action, ...]
-    note: str = ""
 
 
 def github_id(value: object) -> int:

@@ -1,4 +1,5 @@
-"""Load a result folder (docs/FORMATS.md) once into a frozen ``ReportContext``.
+"""The report's model: a result folder (docs/FORMATS.md) loaded once into a frozen ``ReportContext``
+that every renderer (comment, check run, HTML, annotations) reads.
 
 ``grade.json`` is required; every other file is optional. A missing optional file is listed in
 ``missing``; an unreadable one in ``problems`` (the report says so instead of failing). Scores are
@@ -14,8 +15,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bot.errors import BotError
-from bot.report.evidence import NO_EVIDENCE, LeafEvidence, evidence_of
-from bot.results import BLACKLIST, GRADE, JUDGE_SUMMARY, RUN_METADATA, SUBMISSION_RECORD, SubmissionRecord
+from bot.report.leaf_evidence import NO_EVIDENCE, LeafEvidence, evidence_of
+from bot.results import (
+    BLACKLIST,
+    GRADE,
+    JUDGE_SUMMARY,
+    RUN_METADATA,
+    SUBMISSION_RECORD,
+    BlacklistRecord,
+    SubmissionRecord,
+)
 from judge.errors import JudgeError
 from judge.graded import GradedNode, ScoreSummary, aggregate, leaf_shares, load_graded, summarize
 from judge.rubric import CODE_DEVELOPMENT
@@ -58,23 +67,6 @@ class JudgeInfo:
 
 
 @dataclass(frozen=True, slots=True)
-class Violation:
-    source: str
-    file: str
-    line: int | None
-    url: str
-    matched: str
-    context: str
-
-
-@dataclass(frozen=True, slots=True)
-class BlacklistInfo:
-    policy: str
-    blocked: bool
-    violations: tuple[Violation, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class LeafInfo:
     """A leaf with its share of the root's weight, the share it lost, and its ancestors' ids."""
 
@@ -96,7 +88,7 @@ class ReportContext:
     paper_id: str | None
     judge: JudgeInfo | None
     run: RunMetadata | None
-    blacklist: BlacklistInfo | None
+    blacklist: BlacklistRecord | None
     submission: SubmissionRecord | None
     missing: tuple[str, ...]
     problems: tuple[str, ...]
@@ -163,35 +155,12 @@ def _judge_info(d: Mapping[str, Any]) -> JudgeInfo:
     )
 
 
-def _blacklist_info(d: Mapping[str, Any]) -> BlacklistInfo:
-    violations = []
-    for v in d.get("violations") or []:
-        if not isinstance(v, dict):
-            continue
-        line = v.get("line")
-        violations.append(
-            Violation(
-                source=str(v.get("source") or ""),
-                file=str(v.get("file") or ""),
-                line=line if isinstance(line, int) and not isinstance(line, bool) else None,
-                url=str(v.get("url") or ""),
-                matched=str(v.get("matched") or ""),
-                context=str(v.get("context") or ""),
-            )
-        )
-    return BlacklistInfo(
-        policy=str(d.get("policy") or "report"),
-        blocked=d.get("blocked") is True,
-        violations=tuple(violations),
-    )
-
-
 def load_context(result_dir: Path) -> ReportContext:
     """Read a result folder; raises ReportError when grade.json is missing or invalid."""
     result_dir = Path(result_dir)
     grade_path = result_dir / GRADE
     if not grade_path.is_file():
-        raise ReportError(f"{result_dir}: no grade.json (is this a graded result folder?)")
+        raise ReportError(f"{result_dir}: no {GRADE} (is this a graded result folder?)")
     try:
         root = aggregate(load_graded(grade_path))
     except JudgeError as exc:
@@ -219,10 +188,10 @@ def load_context(result_dir: Path) -> ReportContext:
         try:
             run = RunMetadata.from_dict(raw_run)
         except (TypeError, ValueError, RunnerError, AttributeError) as exc:
-            problems.append(f"metadata.json does not match the format ({type(exc).__name__})")
+            problems.append(f"{RUN_METADATA} does not match the format ({type(exc).__name__})")
 
     judge = _judge_info(raw_judge) if raw_judge is not None else None
-    blacklist = _blacklist_info(raw_blacklist) if raw_blacklist is not None else None
+    blacklist = BlacklistRecord.from_dict(raw_blacklist) if raw_blacklist is not None else None
     submission = SubmissionRecord.from_dict(raw_submission) if raw_submission is not None else None
 
     mode_raw = (judge.mode if judge else None) or (submission.mode if submission else None)

@@ -7,7 +7,8 @@ transaction (``synchronous=FULL``) before the answer: 202 for a new delivery, 20
 ``X-GitHub-Delivery`` seen before. No Docker, judge or GitHub call happens in the request.
 A signed payload that is malformed (not JSON, nested too deeply, numbers past 64 bits, a string where
 an object belongs) is answered 400 with a one-line reason.
-``GET /healthz`` reports the queue, worker liveness (beat files) and disk space: 503 on trouble.
+The delivery is stored through the ``DeliveryStore`` seam (the job queue, ``bot.jobs.queue``);
+``bot.server`` puts this endpoint, ``/healthz`` and the result pages together into one app.
 """
 
 from __future__ import annotations
@@ -16,21 +17,28 @@ import hashlib
 import hmac
 import json
 import logging
-import time
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from bot.github.routing import route
-from bot.jobs.liveness import STALE_AFTER_S, disk_health, read_beats, workers_dir
-from bot.jobs.queue import JobQueue
-from bot.jobs.steps import reached
-from bot.report.serve import register_results
-from bot.settings import Settings, queue_path
+from bot.intake.actions import Action, DeliveryResult
+from bot.intake.routing import route
+from bot.settings import Settings
+from bot.steps import reached
 from judge.papers import PaperRegistry
 
 log = logging.getLogger("reprobot.webhook")
+
+
+class DeliveryStore(Protocol):
+    """Where a verified delivery and its routing are recorded, durably, before the answer
+    (``bot.jobs.queue.JobQueue``)."""
+
+    def record_delivery(
+        self, delivery_id: str, event: str, action: str | None, actions: Sequence[Action], note: str = ""
+    ) -> DeliveryResult: ...
 
 
 def signature(secret: bytes, body: bytes) -> str:
@@ -53,15 +61,11 @@ def verify_signature(secret: bytes, body: bytes, header: str | None) -> bool:
     return hmac.compare_digest(signature(secret, body).encode(), header.encode())
 
 
-def create_app(settings: Settings, queue: JobQueue | None = None) -> Flask:
-    """The webhook app; each delivery passes the steps 'received' and 'stored' (``bot.jobs.steps``)."""
-    app = Flask("reprobot")
+def register_webhook(app: Flask, settings: Settings, store: DeliveryStore, registry: PaperRegistry) -> None:
+    """``POST /webhook`` on ``app``; each delivery passes the steps 'received' and 'stored'
+    (``bot.steps``)."""
     app.config["MAX_CONTENT_LENGTH"] = settings.bot.max_body_bytes
-    q = queue or JobQueue(queue_path(settings), lease_s=settings.bot.lease_s)
-    registry = PaperRegistry(settings.papers.rubrics_dir, settings.papers.blacklists_dir)
     secret = settings.secrets.webhook_secret
-    app.extensions["reprobot_queue"] = q
-    register_results(app, settings)  # GET /results/..., GET /leaderboard: read-only
 
     def step(name: str) -> None:
         reached(name)
@@ -74,10 +78,6 @@ def create_app(settings: Settings, queue: JobQueue | None = None) -> Flask:
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(_: Exception) -> tuple[Response, int]:
         return jsonify(error=f"payload larger than {settings.bot.max_body_bytes} bytes"), 413
-
-    @app.get("/healthz")
-    def healthz() -> tuple[Response, int]:
-        return health(settings, q, secret is not None)
 
     @app.post("/webhook")
     def webhook() -> tuple[Response, int]:
@@ -109,7 +109,7 @@ def create_app(settings: Settings, queue: JobQueue | None = None) -> Flask:
             return malformed(delivery, f"malformed {event} payload: {type(exc).__name__}: {exc}")
         action = payload.get("action") if isinstance(payload.get("action"), str) else None
         try:
-            result = q.record_delivery(delivery, event, action, routed.actions, routed.note)
+            result = store.record_delivery(delivery, event, action, routed.actions, routed.note)
         except OverflowError as exc:  # a number that fits no SQLite integer
             return malformed(delivery, f"malformed {event} payload: {exc}")
         step("stored")
@@ -118,30 +118,3 @@ def create_app(settings: Settings, queue: JobQueue | None = None) -> Flask:
         return jsonify(
             status="accepted", delivery=delivery, outcome=result.outcome, jobs=list(result.job_ids)
         ), 202
-
-    return app
-
-
-def health(settings: Settings, q: JobQueue, has_secret: bool) -> tuple[Response, int]:
-    """200 ``ok`` (or ``degraded``: no live worker); 503 ``error`` when the queue cannot be read or
-    the disk holding it is (nearly) full. Workers are read from their beat files."""
-    now = time.time()
-    beats = read_beats(workers_dir(settings.data_dir))
-    workers = [b.to_json(now) for b in beats if b.state != "stopped" or now - b.beat_at < STALE_AFTER_S]
-    alive = any(b.alive(now) for b in beats)
-    disk = disk_health(queue_path(settings).parent, int(settings.bot.min_free_disk_mb * 1024 * 1024))
-    problems = [] if disk.ok else [f"disk: {disk.error}"]
-    try:
-        counts: dict[str, int] | None = q.counts()
-    except Exception as exc:  # a locked or broken database
-        counts, problems = None, [*problems, f"queue: {type(exc).__name__}: {exc}"]
-    status = "error" if problems else "ok" if alive else "degraded"
-    return jsonify(
-        status=status,
-        problems=problems,
-        webhook_secret=has_secret,
-        jobs=counts,
-        worker_alive=alive,
-        workers=workers,
-        disk={"path": disk.path, "free_bytes": disk.free_bytes, "ok": disk.ok},
-    ), (503 if problems else 200)
