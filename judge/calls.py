@@ -183,6 +183,7 @@ class CallRunner:
         attempts = 0
         call_ids: list[int] = []
         fallback_done = False
+        give_up_at = time.monotonic() + self.settings.retry_for_s
         while True:
             attempts += 1
             request = LLMRequest(
@@ -223,12 +224,14 @@ class CallRunner:
                 continue
             except TransientLLMError as exc:
                 failed(exc.reason, retry_after=exc.retry_after)
-                if attempts > self.settings.max_retries:
+                delay = self.backoff(attempts - 1, exc.retry_after)
+                cap = self.settings.max_retries
+                if (cap is not None and attempts > cap) or time.monotonic() + delay > give_up_at:
                     raise LeafFailure(
                         kind_of(exc, FailureKind.TRANSIENT),
                         f"judge call failed: {exc.reason} (gave up after {attempts} attempts)",
                     ) from None
-                time.sleep(self.backoff(attempts - 1, exc.retry_after))
+                time.sleep(delay)
                 continue
             except PermanentLLMError as exc:
                 failed(str(exc))

@@ -305,6 +305,10 @@ class _Book:
                 continue
             meta = replace(meta, citations=check_citations(verdict.citations, self.read))
             explanation = self.scrub.text(verdict.explanation)
+            if not verdict.valid:  # the answer says it holds no valid score: kept as PaperBench keeps it
+                meta = meta.failed("the grading answer gives no valid score", FailureKind.PARSE)
+                self.grades[leaf_id] = LeafGrade(float(verdict.score), False, explanation, meta.to_dict())
+                continue
             self.grades[leaf_id] = LeafGrade(float(verdict.score), True, explanation, meta.to_dict())
             version = self.settings.prompt_version
             rows.append(

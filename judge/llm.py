@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from judge.config import JudgeSettings, is_reasoning_model
 from judge.errors import JudgeError
 from judge.fences import FENCE_CLOSE, FENCE_OPEN
+from judge.protocols.tree import tree_paths
 from judge.secrets import Scrubber
 from judge.summary import DUMMY_CAVEAT
 from judge.tokens import estimate_tokens
@@ -321,12 +322,7 @@ class DummyBackend:
 
     def _answer(self, request: LLMRequest) -> str:
         if request.kind == KIND_RANK:  # the first paths of the tree shown
-            paths = []
-            for line in self._evidence(request.messages[-1:]).splitlines():
-                line = line.strip()
-                if line and not line.startswith(("(", "[")):
-                    paths.append(line.split(" (", 1)[0])
-            return "\n".join(paths[:10])
+            return "\n".join(tree_paths(self._evidence(request.messages[-1:]))[:10])
         if request.kind == KIND_GRADE_TEXT:
             leaf_id = request.leaf_ids[0] if request.leaf_ids else ""
             score, why = self.grade(request.messages, leaf_id)

@@ -200,6 +200,7 @@ def test_progress_is_typed_and_its_tokens_grow(executed: Path, paper: Paper, tmp
 def test_reprobot_judge_shows_tokens_on_the_terminal(executed: Path, paper: Paper, tmp_path: Path) -> None:
     env = {"GRADER_OPENAI_API_KEY": "", "OPENAI_API_KEY": "", "REPROBOT_CONFIG": ""}
     args = ["judge", str(executed), "--paper", str(paper.folder), "--out", str(tmp_path / "o"), "--dummy"]
+    args += ["--cache", str(tmp_path / "c.sqlite")]
     result = CliRunner().invoke(main, args, env=env)
     assert result.exit_code == 0, result.output
     judging = [line for line in result.stderr.splitlines() if "judging" in line]
