@@ -187,7 +187,8 @@ def touched_at(mtime: float, creation: float | None) -> bool:
 
 @dataclass(frozen=True)
 class ExecutedSubmission:
-    root: Path
+    root: Path  # the executed folder: metadata.json, reproduce.log, reproduce.log.creation_time
+    submission: Path  # the submission after the run: root/submission, or a bare PaperBench folder
     metadata: RunMetadata
     files: tuple[SubmissionFile, ...]  # read (the first MAX_FILES), in walk order
     paths: tuple[str, ...]  # every file walked, as shown, in walk order
@@ -247,10 +248,7 @@ class ExecutedSubmission:
         parts = [p for p in real.split("/") if p not in ("", ".")]
         if not parts or ".." in parts:
             return None
-        if parts in ([REPRODUCE_LOG], [CREATION_TIME]):
-            base, parts = self.root, parts
-        else:
-            base = self.root / EXECUTED_DIR
+        base = self.root if parts in ([REPRODUCE_LOG], [CREATION_TIME]) else self.submission
         try:
             fd = os.open(base, _NOFOLLOW | os.O_DIRECTORY)
         except OSError:
@@ -273,8 +271,9 @@ class ExecutedSubmission:
             os.close(leaf)
 
 
-def load_executed(executed: Path) -> ExecutedSubmission:
-    """Read DIR/metadata.json and walk DIR/submission/ (never through symlinks)."""
+def load_executed(executed: Path, submission: Path | None = None) -> ExecutedSubmission:
+    """Read DIR/metadata.json and walk DIR/submission/ (or ``submission``: a bare PaperBench folder
+    judged where it is), never through symlinks."""
     executed = Path(executed)
     if not executed.is_dir():
         raise ExecutedSubmissionError(
@@ -290,7 +289,7 @@ def load_executed(executed: Path) -> ExecutedSubmission:
     paths: list[str] = []
     touched: set[str] = set()
     real_paths: list[tuple[str, str]] = []
-    sub = executed / EXECUTED_DIR
+    sub = Path(submission) if submission is not None else executed / EXECUTED_DIR
     if sub.is_dir() and not sub.is_symlink():
         for entry, dir_fd, name in _walk(sub):
             shown = shown_name(entry.real)
@@ -316,5 +315,5 @@ def load_executed(executed: Path) -> ExecutedSubmission:
                     os.close(fd)
             files.append(SubmissionFile(shown, entry.size, text, truncated))
     return ExecutedSubmission(
-        executed, metadata, tuple(files), tuple(paths), frozenset(touched), creation, tuple(real_paths)
+        executed, sub, metadata, tuple(files), tuple(paths), frozenset(touched), creation, tuple(real_paths)
     )
