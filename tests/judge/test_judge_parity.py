@@ -475,3 +475,20 @@ def test_rule_judge_eval_pools_every_pair_on_raw_scores() -> None:
     continuous = graded({"cd": 0.6, "ce": 1, "ra": 1})  # a Subtree-style continuous score
     raw = judge_eval_pooled([(continuous, graded({"cd": 1, "ce": 1, "ra": 1}))])
     assert raw.pooled.overall.accuracy == pytest.approx(2 / 3)  # 0.6 is not 1: raw, not binarised
+
+
+def test_rule_judge_eval_run_reads_a_bare_folders_creation_time(tmp_path: Path, paper: Path) -> None:
+    """JudgeEval's runner grades a PaperBench executed submission with the gold tree as the rubric:
+    the Result Analysis leaf is graded (the run touched results/out.csv by mtime), not 0 unseen."""
+    rubric = parse_rubric(RUBRIC)
+    gold = grade_tree(rubric, lambda leaf: LeafGrade(1.0, True, "")).to_dict()
+    (tmp_path / "gold.json").write_text(json.dumps(gold))
+    rec = Recorder()
+    with OpenAIStandIn(observe=rec) as srv:
+        cmd = ["judge-eval-run", str(make_run(tmp_path)), "--paper", str(paper), "--gold"]
+        cmd += [str(tmp_path / "gold.json"), "--out", str(tmp_path / "ev"), "--base-url", srv.base_url]
+        cmd += ["--cache", str(tmp_path / "c.sqlite"), "--json"]
+        result = CliRunner().invoke(main, cmd, env=KEY)
+    assert result.exit_code == 0, result.output
+    assert [ids for kind, ids, _ in rec.calls if kind == "grade_text"].count(["ra"]) == 1
+    assert json.loads(result.stdout)["judge_eval"]["overall"]["num_samples"] == 3
