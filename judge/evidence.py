@@ -196,6 +196,10 @@ class ExecutedSubmission:
     creation_time: float | None = None
     real_paths: tuple[tuple[str, str], ...] = ()  # (shown, real) where they differ
 
+    @cached_property
+    def _real(self) -> dict[str, str]:
+        return dict(self.real_paths)
+
     @property
     def listed_only(self) -> tuple[str, ...]:
         return self.paths[len(self.files) :]
@@ -244,7 +248,7 @@ class ExecutedSubmission:
         ``reproduce.log`` and ``reproduce.log.creation_time`` sit beside the files): the first
         200,000 characters; None when nothing readable is there (a folder, nothing, a symlink, a
         path out of the submission)."""
-        real = dict(self.real_paths).get(shown, shown)
+        real = self._real.get(shown, shown)
         parts = [p for p in real.split("/") if p not in ("", ".")]
         if not parts or ".." in parts:
             return None

@@ -101,13 +101,22 @@ def test_the_grader_plans_and_runs_through_the_registered_protocol_only(
     assert LeafMetadata.from_dict(leaf.judge_metadata).error_kind is FailureKind.PARSE
 
 
+class OverTheWindow(Exception):
+    """An exception of a backend's own that declares its kind (as a context-window check may)."""
+
+    failure_kind = "refused"
+
+
 class Declaring:
-    """A backend whose permanent error declares a kind (as a context-window check may)."""
+    """A backend whose errors declare a kind: a permanent error refused for a parameter, and its
+    own exception for a prompt over the context window."""
 
     name, caveat, secrets, model = "declaring", None, (), "m"
 
     def complete(self, request: LLMRequest) -> LLMResponse:
-        exc = PermanentLLMError("prompt over the model's context window")
+        if "impl-loss" in request.leaf_ids:
+            raise OverTheWindow("the prompt is over the model's context window")
+        exc = PermanentLLMError("parameter reasoning_effort is not supported")
         exc.failure_kind = FailureKind.REFUSED  # type: ignore[attr-defined]
         raise exc
 
