@@ -58,9 +58,8 @@ def category_paths(sub: ExecutedSubmission, category: str | None) -> list[str]:
 def ra_outputs_exist(sub: ExecutedSubmission, paths: Iterable[str] | None = None) -> bool:
     """PaperBench's rule: Result Analysis is graded only if the run touched a file Result Analysis
     may see (a doc, or a table)."""
-    return any(
-        p in sub.touched and whitelisted(p, RESULT_ANALYSIS, sub.touched) for p in (paths or sub.paths)
-    )
+    candidates = sub.paths if paths is None else paths
+    return any(p in sub.touched and whitelisted(p, RESULT_ANALYSIS, sub.touched) for p in candidates)
 
 
 def joined_addendum(paper: Paper) -> str:

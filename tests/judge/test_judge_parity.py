@@ -492,3 +492,28 @@ def test_rule_judge_eval_run_reads_a_bare_folders_creation_time(tmp_path: Path, 
     assert result.exit_code == 0, result.output
     assert [ids for kind, ids, _ in rec.calls if kind == "grade_text"].count(["ra"]) == 1
     assert json.loads(result.stdout)["judge_eval"]["overall"]["num_samples"] == 3
+
+
+def test_rule_result_analysis_looks_for_touched_files_again_in_a_depth_limited_tree(tmp_path: Path) -> None:
+    """When the Result Analysis tree must be limited to four folders, a touched file deeper than that
+    no longer counts: the Result Analysis leaves get 0 without a call, as PaperBench's walk decides."""
+    import os
+
+    from judge.evidence import load_executed
+    from judge.protocols.paperbench_evidence import category_tree
+    from runner.metadata import RunMetadata
+
+    run = make_run(tmp_path)
+    os.utime(run / "results" / "out.csv", (1, 1))
+    deep = run / "a" / "b" / "c" / "d" / "e"
+    deep.mkdir(parents=True)
+    (deep / "metrics.csv").write_text("acc\n0.87\n")  # touched (written after the creation time)
+    ex = tmp_path / "ex"
+    ex.mkdir()
+    RunMetadata(None, False, False, 0.0, False, "", "", "n/a", creation_time=1_735_689_600.0).write(
+        ex / "metadata.json"
+    )
+    sub = load_executed(ex, run)
+    assert category_tree(sub, "Result Analysis", 10_000).ra_touched  # whole tree: the deep table counts
+    limited = category_tree(sub, "Result Analysis", 15)  # over the budget: four folders deep at most
+    assert limited.depth_limited and not limited.ra_touched
