@@ -102,9 +102,9 @@ class LeafAnswer:
     shown_files: tuple[str, ...] | None = None  # the files the grading call showed (None: the item's)
 
 
-def kind_of(exc: Exception, default: FailureKind) -> FailureKind:
-    """The failure kind a backend exception declares (``failure_kind``, when its backend sets one:
-    a refused parameter, a prompt over the context), else the kind of its class."""
+def declared_kind(exc: BaseException) -> FailureKind | None:
+    """The failure kind a backend exception declares in its ``failure_kind`` attribute, if any (a
+    refused parameter, a prompt over the context window)."""
     declared = getattr(exc, "failure_kind", None)
     if isinstance(declared, FailureKind):
         return declared
@@ -112,8 +112,13 @@ def kind_of(exc: Exception, default: FailureKind) -> FailureKind:
         try:
             return FailureKind(declared)
         except ValueError:
-            pass
-    return default
+            return None
+    return None
+
+
+def kind_of(exc: BaseException, default: FailureKind) -> FailureKind:
+    """The kind an exception declares, else the kind of its class."""
+    return declared_kind(exc) or default
 
 
 @dataclass
@@ -183,6 +188,7 @@ class CallRunner:
         attempts = 0
         call_ids: list[int] = []
         fallback_done = False
+        give_up_at = time.monotonic() + self.settings.retry_for_s
         while True:
             attempts += 1
             request = LLMRequest(
@@ -223,16 +229,24 @@ class CallRunner:
                 continue
             except TransientLLMError as exc:
                 failed(exc.reason, retry_after=exc.retry_after)
-                if attempts > self.settings.max_retries:
+                delay = self.backoff(attempts - 1, exc.retry_after)
+                cap = self.settings.max_retries
+                if (cap is not None and attempts > cap) or time.monotonic() + delay > give_up_at:
                     raise LeafFailure(
                         kind_of(exc, FailureKind.TRANSIENT),
                         f"judge call failed: {exc.reason} (gave up after {attempts} attempts)",
                     ) from None
-                time.sleep(self.backoff(attempts - 1, exc.retry_after))
+                time.sleep(delay)
                 continue
             except PermanentLLMError as exc:
                 failed(str(exc))
                 raise LeafFailure(kind_of(exc, FailureKind.PERMANENT), f"judge call failed: {exc}") from None
+            except Exception as exc:  # any other backend error that declares its kind fails these leaves
+                declared = declared_kind(exc)
+                if declared is None:
+                    raise  # JudgeBackendFatal and bugs stop the grade
+                failed(str(exc))
+                raise LeafFailure(declared, f"judge call failed: {exc}") from None
             # priced by the model that answered (a dated snapshot name maps to its family)
             cost = self.accounting.add(response.usage, response.model or model)
             call_ids.append(

@@ -45,15 +45,18 @@ class JudgeSettings(BaseModel):
     # paperbench: SimpleJudge's structure (rank, grade, parse per leaf); reprobot: cached prefix, grouped
     protocol: Literal["paperbench", "reprobot"] = "paperbench"
     backend: Literal["auto", "openai", "dummy"] = "auto"  # auto: openai with a key or base_url, else dummy
-    model: str = "o3-mini"  # grades (and ranks files, unless rank_model is set)
+    model: str = "o3-mini-2025-01-31"  # grades (and ranks files, unless rank_model is set): PaperBench's
     rank_model: str | None = None  # paperbench protocol's file-ranking call; None = model
-    parse_model: str = "gpt-4o"  # paperbench protocol's parsing call (structured output)
+    parse_model: str = "gpt-4o-2024-08-06"  # paperbench protocol's parsing call (structured output)
     base_url: str | None = None  # any OpenAI-compatible endpoint; None = the client's default
     reasoning_effort: str | None = "high"  # sent to reasoning models only (o1, o3, o4, gpt-5 families)
     allow_missing_paper: bool = False  # grade a paper without paper.md (every output then says so)
     concurrency: int = Field(default=16, ge=1, le=256)
-    timeout_s: float = Field(default=300.0, gt=0)  # per call
-    max_retries: int = Field(default=5, ge=0, le=20)  # transient failures (429, 5xx, timeouts) per call
+    timeout_s: float = Field(default=600.0, gt=0)  # per call (PaperBench's SDK timeout)
+    # Transient failures (429, 5xx, timeouts) are retried for retry_for_s per call (PaperBench: 2 h),
+    # and at most max_retries times when that is set.
+    retry_for_s: float = Field(default=7200.0, ge=0)
+    max_retries: int | None = Field(default=None, ge=0)
     backoff_base_s: float = Field(default=1.0, ge=0)
     backoff_max_s: float = Field(default=60.0, ge=0)
     budget_usd: float | None = Field(default=None, ge=0)  # stop sending calls past this spend
@@ -65,9 +68,10 @@ class JudgeSettings(BaseModel):
     prompt_version: str = PROMPT_VERSION
     # Budgets, in real tokens (o200k_base).
     context_window_tokens: int = Field(default=200_000, ge=8_000)  # paperbench protocol: the model's window
-    buffer_tokens: int = Field(default=12_000, ge=0)  # paperbench protocol: kept free for prompts and answer
-    rank_tree_tokens: int = Field(default=8_000, ge=200)  # the file tree shown to the ranking call
-    preceding_criteria_cap: int | None = Field(default=None, ge=0)  # None: all preceding criteria
+    buffer_tokens: int = Field(default=10_000, ge=0)  # paperbench protocol: kept free (SimpleJudge's)
+    rank_tree_tokens: int = Field(default=8_000, ge=200)  # reprobot: the file tree in the cached prefix
+    # the last N preceding criteria only; None: PaperBench's rule (pinn: 5, other papers: all)
+    preceding_criteria_cap: int | None = Field(default=None, ge=1)
     shared_code_tokens: int = Field(default=24_000, ge=0)  # reprobot: code shown to every CD/CE leaf (cached)
     leaf_files_tokens: int = Field(default=6_000, ge=0)  # reprobot: extra files for the leaf (or group)
     outputs_tokens: int = Field(default=12_000, ge=0)  # reprobot: docs and touched tables for Result Analysis

@@ -2,7 +2,9 @@
 
 Everything that comes back from a run (files, file names, the log) is data written by the
 submitter. It is cleaned of characters a human reviewer cannot see (zero-width, bidi overrides,
-other format and control characters), and wrapped in a fence whose marker carries a hash of the
+other format and control characters), every line or paragraph separator (``\r``, ``\v``, ``\f``,
+``\x1c``-``\x1e``, NEL, U+2028, U+2029: whatever ``str.splitlines`` or a reader may break a line
+at) becomes a newline, and the text is wrapped in a fence whose marker carries a hash of the
 content, so text inside cannot close the fence early; lines that imitate a fence are defused.
 """
 
@@ -16,6 +18,7 @@ FENCE_OPEN = "<<<UNTRUSTED"
 FENCE_CLOSE = "<<<END UNTRUSTED"
 _KEEP_CONTROLS = {"\n", "\t"}
 _FENCE_LIKE = re.compile(r"^(\s*)(<<<\s*(END\s+)?UNTRUSTED)", re.IGNORECASE | re.MULTILINE)
+_LINE_BREAKS = re.compile("\r\n|[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 
 
 def _drop(ch: str) -> bool:
@@ -28,7 +31,7 @@ def _drop(ch: str) -> bool:
 
 
 def strip_invisible(text: str) -> str:
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _LINE_BREAKS.sub("\n", text)
     if text.isascii():
         return "".join(ch for ch in text if (" " <= ch < "\x7f") or ch in _KEEP_CONTROLS)
     return "".join(ch for ch in text if not _drop(ch))

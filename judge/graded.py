@@ -189,7 +189,7 @@ def grade_tree(rubric: RubricNode, grade_of: Callable[[RubricNode], LeafGrade]) 
                 (),
                 node.task_category,
                 node.finegrained_task_category,
-                float(g.score) if g.valid_score else 0.0,
+                float(g.score),  # an invalid leaf keeps the score it was given; it counts 0 above
                 g.valid_score,
                 g.explanation,
                 g.judge_metadata,

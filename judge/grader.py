@@ -55,6 +55,7 @@ class JudgeOptions:
     cache_path: Path | None = None  # None: settings.cache_path, and if that is None too, in memory
     secrets: tuple[str, ...] = ()  # scrubbed from every output, besides the backend's own key
     rubric: RubricNode | None = None  # None: the paper's rubric (judge-eval-run: the gold tree)
+    submission_dir: Path | None = None  # None: EXECUTED/submission; else a bare PaperBench folder
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class JudgeOutcome:
 def plan_for(
     executed: Path, paper: Paper, options: JudgeOptions, protocol: JudgeProtocol[Any]
 ) -> tuple[ExecutedSubmission, RubricNode, Plan[Any]]:
-    sub = load_executed(executed)
+    sub = load_executed(executed, options.submission_dir)
     if sub.metadata.status == "infra_error":
         raise ExecutionInfraError(
             f"{executed}: the reproduction ended in an infrastructure error "
@@ -305,6 +306,10 @@ class _Book:
                 continue
             meta = replace(meta, citations=check_citations(verdict.citations, self.read))
             explanation = self.scrub.text(verdict.explanation)
+            if not verdict.valid:  # the answer says it holds no valid score: kept as PaperBench keeps it
+                meta = meta.failed("the grading answer gives no valid score", FailureKind.PARSE)
+                self.grades[leaf_id] = LeafGrade(float(verdict.score), False, explanation, meta.to_dict())
+                continue
             self.grades[leaf_id] = LeafGrade(float(verdict.score), True, explanation, meta.to_dict())
             version = self.settings.prompt_version
             rows.append(

@@ -1,19 +1,27 @@
-"""JudgeEval: how well a predicted graded tree agrees with a human-graded one, leaf by leaf.
+"""JudgeEval: how well predicted graded trees agree with human-graded ones, leaf by leaf, as
+PaperBench computes it.
 
-As in PaperBench's evaluation: leaves below a node the prediction marks invalid are skipped
-(reprobot writes internal nodes valid, so a failed leaf costs that leaf only); the rest are matched
-to the gold tree by id, and leaves found on one side only are reported, never fatal; scores are
-binarised (>= 0.5 is a pass) and we report accuracy and macro precision / recall / F1
-(scikit-learn semantics, zero_division=0) overall and per task category, with sample counts.
+Per pair (a prediction and the gold tree of the same rubric): leaves below (or being) a node the
+prediction marks invalid are skipped (reprobot writes internal nodes valid, so a failed leaf costs
+that leaf only); the rest are matched to the gold tree by id, and leaves found on one side only are
+reported, never fatal; each leaf gives its raw scores (gold, predicted), not binarised, and its
+category (the predicted leaf's). Metrics are accuracy and macro precision / recall / F1 over the
+score values present (scikit-learn semantics, zero_division=0), overall and per task category.
+Over several pairs, PaperBench *pools* every pair's leaves and computes the metrics once (a
+600-leaf submission weighs six times a 100-leaf one): ``judge_eval_pooled`` does the same, and
+keeps each pair's own result beside the pooled one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from judge.graded import GradedNode
 from judge.rubric import TASK_CATEGORIES
+
+UNKNOWN_CATEGORY = "Unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,11 +31,19 @@ class Metrics:
     recall: float
     f1: float
     num_samples: int
-    num_positives: int
+    num_positives: int  # int(sum of the gold scores), as PaperBench counts them
     num_negatives: int
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class LeafPair:
+    leaf_id: str
+    category: str
+    gold: float
+    predicted: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +53,7 @@ class JudgeEvalResult:
     num_skipped: int  # predicted leaves below (or being) a node the prediction marks invalid
     missing_in_gold: tuple[str, ...] = ()  # predicted leaves with no gold leaf of that id
     missing_in_prediction: tuple[str, ...] = ()  # gold leaves the prediction does not have
+    pairs: tuple[LeafPair, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -52,41 +69,55 @@ def _safe_div(a: float, b: float) -> float:
     return a / b if b else 0.0
 
 
-def binary_metrics(y_true: list[int], y_pred: list[int]) -> Metrics:
-    """Accuracy and macro P/R/F1 over the labels present in either list (as scikit-learn does)."""
-    n = len(y_true)
+def metrics(y_true: Sequence[float], y_pred: Sequence[float]) -> Metrics:
+    """Accuracy and macro P/R/F1 over the values present in either list (as scikit-learn does)."""
+    pairs = list(zip(y_true, y_pred, strict=True))
     labels = sorted(set(y_true) | set(y_pred))
     precisions, recalls, f1s = [], [], []
     for label in labels:
-        tp = sum(1 for t, p in zip(y_true, y_pred, strict=True) if t == label and p == label)
-        fp = sum(1 for t, p in zip(y_true, y_pred, strict=True) if t != label and p == label)
-        fn = sum(1 for t, p in zip(y_true, y_pred, strict=True) if t == label and p != label)
-        p = _safe_div(tp, tp + fp)
-        r = _safe_div(tp, tp + fn)
-        precisions.append(p)
-        recalls.append(r)
-        f1s.append(_safe_div(2 * p * r, p + r))
-    k = len(labels)
+        tp = sum(1 for t, p in pairs if t == label and p == label)
+        fp = sum(1 for t, p in pairs if t != label and p == label)
+        fn = sum(1 for t, p in pairs if t == label and p != label)
+        prec, rec = _safe_div(tp, tp + fp), _safe_div(tp, tp + fn)
+        precisions.append(prec)
+        recalls.append(rec)
+        f1s.append(_safe_div(2 * prec * rec, prec + rec))
+    k, n = len(labels), len(pairs)
+    positives = int(sum(y_true))
     return Metrics(
-        accuracy=_safe_div(sum(1 for t, p in zip(y_true, y_pred, strict=True) if t == p), n),
+        accuracy=_safe_div(sum(1 for t, p in pairs if t == p), n),
         precision=_safe_div(sum(precisions), k),
         recall=_safe_div(sum(recalls), k),
         f1=_safe_div(sum(f1s), k),
         num_samples=n,
-        num_positives=sum(1 for t in y_true if t == 1),
-        num_negatives=sum(1 for t in y_true if t == 0),
+        num_positives=positives,
+        num_negatives=n - positives,
     )
 
 
-def _binary(score: float) -> int:
-    return 1 if score >= 0.5 else 0
+binary_metrics = metrics  # the name older callers use (the scores need not be binary)
+
+
+def _result(
+    pairs: Sequence[LeafPair], skipped: int, missing_gold: tuple[str, ...], missing_pred: tuple[str, ...]
+) -> JudgeEvalResult:
+    overall = metrics([p.gold for p in pairs], [p.predicted for p in pairs])
+    present = {p.category for p in pairs}
+    categories = [c for c in TASK_CATEGORIES if c in present] + sorted(present - set(TASK_CATEGORIES))
+    by_category = {
+        c: metrics(
+            [p.gold for p in pairs if p.category == c], [p.predicted for p in pairs if p.category == c]
+        )
+        for c in categories
+    }
+    return JudgeEvalResult(overall, by_category, skipped, missing_gold, missing_pred, tuple(pairs))
 
 
 def judge_eval(pred: GradedNode, gold: GradedNode, source: str = "prediction") -> JudgeEvalResult:  # noqa: ARG001
     gold_by_id: dict[str, GradedNode] = {}
     for node in gold.walk():
         gold_by_id.setdefault(node.id, node)
-    pairs: list[tuple[str, int, int]] = []  # (category, gold, pred)
+    pairs: list[LeafPair] = []
     skipped = 0
     missing_in_gold: list[str] = []
     pred_leaf_ids = {n.id for n in pred.leaves()}
@@ -101,19 +132,38 @@ def judge_eval(pred: GradedNode, gold: GradedNode, source: str = "prediction") -
             if expected is None or not expected.is_leaf:
                 missing_in_gold.append(node.id)
                 return
-            category = expected.task_category or node.task_category or "Unknown"
-            pairs.append((category, _binary(expected.score), _binary(node.score)))
+            category = node.task_category or expected.task_category or UNKNOWN_CATEGORY
+            pairs.append(LeafPair(node.id, category, float(expected.score), float(node.score)))
             return
         for child in node.sub_tasks:
             rec(child)
 
     rec(pred)
-    overall = binary_metrics([g for _, g, _ in pairs], [p for _, _, p in pairs])
-    by_category: dict[str, Metrics] = {}
-    categories = [c for c in TASK_CATEGORIES if any(cat == c for cat, _, _ in pairs)]
-    categories += sorted({cat for cat, _, _ in pairs} - set(TASK_CATEGORIES))
-    for category in categories:
-        sel = [(g, p) for cat, g, p in pairs if cat == category]
-        by_category[category] = binary_metrics([g for g, _ in sel], [p for _, p in sel])
     missing_in_prediction = tuple(dict.fromkeys(n.id for n in gold.leaves() if n.id not in pred_leaf_ids))
-    return JudgeEvalResult(overall, by_category, skipped, tuple(missing_in_gold), missing_in_prediction)
+    return _result(pairs, skipped, tuple(missing_in_gold), missing_in_prediction)
+
+
+@dataclass(frozen=True, slots=True)
+class PooledJudgeEval:
+    pooled: JudgeEvalResult  # every pair's leaves together (PaperBench's aggregate metrics)
+    per_pair: tuple[JudgeEvalResult, ...]
+
+    def to_dict(self, sources: Sequence[str] = ()) -> dict[str, Any]:
+        """The pooled result's keys (``overall``, ``by_category``, ...) plus each pair's own."""
+        names = list(sources) + [f"pair {i + 1}" for i in range(len(sources), len(self.per_pair))]
+        return {
+            **self.pooled.to_dict(),
+            "pairs": [{"source": name, **r.to_dict()} for name, r in zip(names, self.per_pair, strict=True)],
+        }
+
+
+def judge_eval_pooled(pairs: Sequence[tuple[GradedNode, GradedNode]]) -> PooledJudgeEval:
+    """Each (prediction, gold) pair evaluated, and all their leaves pooled into one result."""
+    results = tuple(judge_eval(pred, gold) for pred, gold in pairs)
+    pooled = _result(
+        [p for r in results for p in r.pairs],
+        sum(r.num_skipped for r in results),
+        tuple(i for r in results for i in r.missing_in_gold),
+        tuple(i for r in results for i in r.missing_in_prediction),
+    )
+    return PooledJudgeEval(pooled, results)

@@ -189,6 +189,7 @@ class Verdict:
     score: int
     explanation: str
     citations: tuple[Citation, ...] = ()
+    valid: bool = True  # False: the answer itself says it holds no valid score (kept, as PaperBench keeps it)
 
 
 _FENCED_JSON = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)

@@ -243,8 +243,16 @@ def restrict_to_categories(root: NodeT, categories: frozenset[str]) -> NodeT | N
 
 
 def code_dev_rubric(root: RubricNode) -> RubricNode:
-    """PaperBench's Code-Dev variant: only Code Development leaves, empty internal nodes dropped."""
-    pruned = restrict_to_categories(root, frozenset({CODE_DEVELOPMENT}))
-    if pruned is None:
-        raise RubricError(f"rubric {root.id!r}", "", "has no Code Development leaves: no Code-Dev variant")
-    return pruned
+    """PaperBench's Code-Dev variant: only Code Development leaves, internal nodes left without one
+    dropped (a node that itself says Code Development stays); a rubric with no Code Development leaf
+    at all is graded as PaperBench grades it then: its root alone, as one Code Development leaf."""
+
+    def prune(node: RubricNode) -> RubricNode | None:
+        if node.is_leaf:
+            return node if node.task_category == CODE_DEVELOPMENT else None
+        kept = tuple(c for c in (prune(child) for child in node.sub_tasks) if c is not None)
+        if not kept and node.task_category != CODE_DEVELOPMENT:
+            return None
+        return replace(node, sub_tasks=kept)
+
+    return prune(root) or replace(root, task_category=CODE_DEVELOPMENT, sub_tasks=())

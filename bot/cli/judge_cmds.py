@@ -23,8 +23,10 @@ from judge.graded import load_graded
 from judge.grader import JudgeOptions, JudgeOutcome, estimate_executed, judge_executed
 from judge.judge_eval import judge_eval
 from judge.llm import LLMBackend
+from judge.papers import Paper
 from judge.rubric import parse_rubric
-from runner.layout import EXECUTED_DIR, REPRODUCE_LOG, RUN_METADATA
+from runner.errors import RunnerError
+from runner.layout import CREATION_TIME, EXECUTED_DIR, REPRODUCE_LOG, RUN_METADATA
 from runner.metadata import RunMetadata
 
 
@@ -129,6 +131,9 @@ def judge_cmd(
 ) -> None:
     """Grade EXECUTED (a `reprobot reproduce --out` folder) against the paper's rubric.
 
+    EXECUTED may also be PaperBench's executed submission folder (reproduce.log and
+    reproduce.log.creation_time inside): judged where it is, the files its run touched by mtime.
+
     Writes DIR/grade.json, DIR/judge_summary.json and DIR/judge_calls.jsonl; the last line of
     stdout is the root score. A paper without paper.md is refused before any call (exit 1)
     unless --allow-missing-paper is given.
@@ -138,7 +143,24 @@ def judge_cmd(
         model, base_url, leaves_per_call, concurrency, cache_path, protocol, allow_missing_paper, judge
     )
     js = judge_settings(ctx, **ov)
-    options = JudgeOptions(js, code_dev=code_dev, secrets=judge_secrets(app_settings(ctx)))
+    with tempfile.TemporaryDirectory(prefix="reprobot-judge-") as tmp:
+        executed, bare = _as_executed(executed, Path(tmp))
+        options = JudgeOptions(
+            js, code_dev=code_dev, secrets=judge_secrets(app_settings(ctx)), submission_dir=bare
+        )
+        _judge(ctx, executed, paper, out_dir, options, estimate, as_json)
+
+
+def _judge(
+    ctx: click.Context,
+    executed: Path,
+    paper: Paper,
+    out_dir: Path,
+    options: JudgeOptions,
+    estimate: bool,
+    as_json: bool,
+) -> None:
+    js = options.settings
     if estimate:
         est, cached = estimate_executed(executed, paper, options)
         data = {**est.to_dict(), "protocol": js.protocol, "leaves_from_cache": cached}
@@ -167,20 +189,45 @@ def judge_cmd(
     _print_outcome(outcome)
 
 
-def _as_executed(path: Path, tmp: Path) -> Path:
-    """An executed-submission folder as is; a bare submission wrapped as one that was never run."""
-    if (path / RUN_METADATA).is_file():
-        return path
-    if not path.is_dir():
-        raise click.BadParameter(f"{path}: not a directory", param_hint="SUBMISSION_OR_EXECUTED")
+def _is_reprobot_layout(path: Path) -> bool:
+    """A `reprobot reproduce --out` folder: its own metadata.json (a run record) beside submission/,
+    and no reproduce.sh at the top (a submission's files, metadata.json included, sit in submission/)."""
+    if (
+        not ((path / EXECUTED_DIR).is_dir() and (path / RUN_METADATA).is_file())
+        or (path / "reproduce.sh").exists()
+    ):
+        return False
+    try:
+        RunMetadata.read(path / RUN_METADATA)
+    except RunnerError:
+        return False
+    return True
+
+
+def _as_executed(path: Path, tmp: Path) -> tuple[Path, Path | None]:
+    """The executed folder to judge and, for a bare PaperBench executed submission (the submission
+    folder after its run, with reproduce.log and reproduce.log.creation_time inside), the folder
+    itself: judged where it is (every mtime kept), its log and creation time copied beside a run
+    record, so the files the run touched are those PaperBench counts."""
+    if not path.is_dir() or _is_reprobot_layout(path):
+        return path, None
     root = tmp / "executed"
-    shutil.copytree(path, root / EXECUTED_DIR, symlinks=True)
-    log = path / REPRODUCE_LOG
-    (root / REPRODUCE_LOG).write_text(
-        log.read_text(errors="replace") if log.is_file() else "", encoding="utf-8"
-    )
-    RunMetadata(None, False, False, 0.0, False, "", "", "n/a", error=None).write(root / RUN_METADATA)
-    return root
+    root.mkdir(parents=True)
+    creation: float | None = None
+    for name in (REPRODUCE_LOG, CREATION_TIME):
+        source = path / name
+        if source.is_file() and not source.is_symlink():
+            shutil.copy2(source, root / name)  # mtimes kept: the log's is PaperBench's fallback
+    try:
+        creation = float(int((root / CREATION_TIME).read_text(encoding="utf-8", errors="replace")[:64]))
+    except (OSError, ValueError):
+        creation = None
+    ran = (root / REPRODUCE_LOG).is_file()
+    RunMetadata(
+        None, False, False, 0.0, False, "", "", "n/a", status="completed" if ran else "not_run",
+        creation_time=creation, origin="paperbench-import",
+    ).write(root / RUN_METADATA)  # fmt: skip
+    return root, path
 
 
 @click.command("judge-eval-run")
@@ -231,7 +278,7 @@ def judge_eval_run(
             raise click.BadParameter(f"unknown protocol {name!r} (one of {', '.join(PROTOCOLS)})")
     runs: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="reprobot-judge-eval-") as tmp:
-        executed = _as_executed(submission, Path(tmp))
+        executed, bare = _as_executed(submission, Path(tmp))
         choices: list[str | None] = list(names) or [None]
         for choice in choices:
             ov = _overrides(
@@ -239,7 +286,8 @@ def judge_eval_run(
             )
             js = judge_settings(ctx, **ov)
             target = out_dir / js.protocol if len(names) > 1 else out_dir
-            options = JudgeOptions(js, rubric=rubric, secrets=judge_secrets(app_settings(ctx)))
+            secrets = judge_secrets(app_settings(ctx))
+            options = JudgeOptions(js, rubric=rubric, secrets=secrets, submission_dir=bare)
             view = TerminalProgress()
             try:
                 outcome = judge_executed(executed, paper, target, options, judge_backend(ctx, js), view.judge)

@@ -8,7 +8,7 @@ import click
 
 from bot.cli.common import echo_json
 from judge.graded import aggregate, code_dev_graded, dump_graded, load_graded, summarize
-from judge.judge_eval import judge_eval
+from judge.judge_eval import JudgeEvalResult, judge_eval_pooled
 
 
 @click.command("score")
@@ -55,16 +55,35 @@ def _fmt(m: dict[str, float | int]) -> str:
 
 
 @click.command("judge-eval")
-@click.argument("pred", type=click.Path(path_type=Path))
-@click.argument("gold", type=click.Path(path_type=Path))
+@click.argument(
+    "trees", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PRED GOLD [PRED GOLD]..."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON document.")
-def judge_eval_cmd(pred: Path, gold: Path, as_json: bool) -> None:
-    """Leaf-level accuracy and macro P/R/F1 of PRED against a human-graded GOLD tree."""
-    result = judge_eval(load_graded(pred), load_graded(gold), source=str(pred))
-    data = result.to_dict()
+def judge_eval_cmd(trees: tuple[Path, ...], as_json: bool) -> None:
+    """Leaf-level accuracy and macro P/R/F1 of PRED against a human-graded GOLD tree.
+
+    With several PRED GOLD pairs, the metrics are PaperBench's: every pair's leaves pooled (raw
+    scores, not binarised), then each pair's own line. --json: the pooled {overall, by_category,
+    ...} plus "pairs" (one pair: that pair's object, as before).
+    """
+    if len(trees) % 2:
+        raise click.BadParameter(f"{len(trees)} paths given: PRED and GOLD come in pairs", param_hint="TREES")
+    pairs = [(load_graded(trees[i]), load_graded(trees[i + 1])) for i in range(0, len(trees), 2)]
+    sources = [str(trees[i]) for i in range(0, len(trees), 2)]
+    result = judge_eval_pooled(pairs)
     if as_json:
-        echo_json(data)
+        echo_json(result.pooled.to_dict() if len(pairs) == 1 else result.to_dict(sources))
         return
+    if len(pairs) > 1:
+        for source, own in zip(sources, result.per_pair, strict=True):
+            click.echo(f"{source}")
+            click.echo(f"  {'overall':<18}{_fmt(own.overall.to_dict())}")
+        click.echo(f"pooled over {len(pairs)} pairs (PaperBench's aggregate)")
+    _print_result(result.pooled)
+
+
+def _print_result(result: JudgeEvalResult) -> None:
+    data = result.to_dict()
     click.echo(f"overall             {_fmt(data['overall'])}")
     for category, metrics in data["by_category"].items():
         click.echo(f"  {category:<18}{_fmt(metrics)}")

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from judge.fences import FENCE_CLOSE, FENCE_OPEN
 from judge.llm.seam import KIND_GRADE_TEXT, KIND_PARSE, KIND_RANK, LLMRequest, LLMResponse, Usage
+from judge.protocols.tree import tree_paths
 from judge.summary import DUMMY_CAVEAT
 from judge.tokens import estimate_tokens
 
@@ -79,12 +80,7 @@ class DummyBackend:
 
     def _answer(self, request: LLMRequest) -> str:
         if request.kind == KIND_RANK:  # the first paths of the tree shown
-            paths = []
-            for line in self._evidence(request.messages[-1:]).splitlines():
-                line = line.strip()
-                if line and not line.startswith(("(", "[")):
-                    paths.append(line.split(" (", 1)[0])
-            return "\n".join(paths[:10])
+            return "\n".join(tree_paths(self._evidence(request.messages[-1:]))[:10])
         if request.kind == KIND_GRADE_TEXT:
             leaf_id = request.leaf_ids[0] if request.leaf_ids else ""
             score, why = self.grade(request.messages, leaf_id)

@@ -1,20 +1,21 @@
 """What both protocols share: PaperBench's per-category file whitelists and the Result Analysis
-rule, the preceding criteria with SimpleJudge's semantics, the joined addendum, and a file tree
-bounded in tokens whatever the submission's shape.
+rule, the preceding criteria with SimpleJudge's semantics, the joined addendum, and a flat file tree
+bounded in tokens whatever the submission's shape (the reprobot protocol's).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
-from judge.evidence import ExecutedSubmission, SubmissionFile
+from judge.evidence import ExecutedSubmission, SubmissionFile, in_skipped_dir
 from judge.fences import clean_label
 from judge.papers import Paper
 from judge.rubric import RESULT_ANALYSIS, RubricNode
 from judge.tokens import count_tokens
 
-SKIP_PARTS = ("venv", ".venv", ".env", "wandb", ".egg-info", ".git", ".github", "__pycache__", "node_modules")
+Message = tuple[str, str]  # (role, content) of a chat request
 DOC_EXT = frozenset({".md", ".txt", ".rst"})
 CODE_EXT = frozenset(
     ".py .R .Rmd .m .jl .c .h .cpp .hpp .cc .cxx .hxx .java .js .ts .scala .go .rs .sh .config .cfg "
@@ -23,7 +24,6 @@ CODE_EXT = frozenset(
 TABLE_EXT = frozenset(
     ".csv .tsv .psv .json .jsonl .html .xml .yaml .yml .toml .arff .tex .svm .libsvm".split()
 )
-Message = tuple[str, str]  # (role, content) of a chat request
 NO_ADDENDUM = "(no addendum was given for this paper)"
 NO_OUTPUTS_EXPLANATION = (
     "The run touched no documentation or table file (the only files Result Analysis may consider), "
@@ -31,47 +31,42 @@ NO_OUTPUTS_EXPLANATION = (
 )
 
 
-def _ext(path: str) -> str:
-    name = path.rsplit("/", 1)[-1]
-    return name[name.rfind(".") :] if "." in name else ""
-
-
-def skipped(path: str) -> bool:
-    return any(part in SKIP_PARTS or part.endswith(".egg-info") for part in path.split("/"))
+def suffix(path: str) -> str:
+    """The file's extension as PaperBench compares it (pathlib's suffix: case kept, ``.bashrc`` has none)."""
+    return PurePosixPath(path).suffix
 
 
 def whitelisted(path: str, category: str | None, touched: frozenset[str]) -> bool:
-    """PaperBench's whitelist: may a leaf of ``category`` see this file?"""
-    if skipped(path) or path == "reproduce.sh":
+    """PaperBench's whitelist: may a leaf of ``category`` see this file? (``reproduce.sh`` is code.)"""
+    if in_skipped_dir(path):
         return False
-    ext = _ext(path)
+    ext = suffix(path)
     if category == RESULT_ANALYSIS:
         return ext in DOC_EXT or (ext in TABLE_EXT and path in touched)
     return ext in DOC_EXT or ext in CODE_EXT
 
 
 def category_files(sub: ExecutedSubmission, category: str | None) -> list[SubmissionFile]:
-    touched = sub.metadata.changed_paths
-    return [f for f in sub.files if whitelisted(f.path, category, touched)]
+    return [f for f in sub.files if whitelisted(f.path, category, sub.touched)]
 
 
 def category_paths(sub: ExecutedSubmission, category: str | None) -> list[str]:
-    """Every whitelisted path (read or only listed) for the category, in tree order."""
-    touched = sub.metadata.changed_paths
-    paths = [f.path for f in sub.files] + list(sub.listed_only)
-    return [p for p in paths if whitelisted(p, category, touched)]
+    """Every whitelisted path (read or only listed) for the category, in walk order."""
+    return [p for p in sub.paths if whitelisted(p, category, sub.touched)]
 
 
-def ra_outputs_exist(sub: ExecutedSubmission) -> bool:
-    """PaperBench's rule: Result Analysis is graded only if the run touched a whitelisted file."""
-    touched = sub.metadata.changed_paths
-    return any(whitelisted(p, RESULT_ANALYSIS, touched) for p in touched)
+def ra_outputs_exist(sub: ExecutedSubmission, paths: Iterable[str] | None = None) -> bool:
+    """PaperBench's rule: Result Analysis is graded only if the run touched a file Result Analysis
+    may see (a doc, or a table)."""
+    candidates = sub.paths if paths is None else paths
+    return any(p in sub.touched and whitelisted(p, RESULT_ANALYSIS, sub.touched) for p in candidates)
 
 
 def joined_addendum(paper: Paper) -> str:
-    """The addendum and the judge addendum joined, as PaperBench joins them for its judge."""
-    parts = [a.strip() for a in (paper.addendum, paper.judge_addendum) if a and a.strip()]
-    return "\n\n".join(parts) if parts else NO_ADDENDUM
+    """The addendum and the judge addendum as PaperBench joins them for its judge: one newline
+    between them, the whole stripped; a placeholder when both are empty."""
+    joined = f"{paper.addendum or ''}\n{paper.judge_addendum or ''}".strip()
+    return joined or NO_ADDENDUM
 
 
 @dataclass(frozen=True)
@@ -82,24 +77,37 @@ class LeafRef:
 
 
 def leaf_refs(rubric: RubricNode, cap: int | None = None) -> tuple[LeafRef, ...]:
-    """Every leaf in tree order with its ancestors and its preceding criteria: the root, every
-    ancestor, and the preceding siblings of the leaf and of each ancestor, in tree order
-    (optionally only the last ``cap`` of them)."""
-    out: list[LeafRef] = []
-    Context = tuple[tuple[int, RubricNode], ...]
+    """Every leaf in tree order with its ancestors and its preceding criteria, as PaperBench's
+    ``get_prior_nodes`` finds them: the root, then at each level the preceding siblings and the
+    node itself down to the leaf (the leaf excluded), found by id (a repeated id: its first place in
+    the tree); with ``cap``, only the last ``cap`` of them."""
+    first_path: dict[str, tuple[RubricNode, ...]] = {}
 
-    def rec(node: RubricNode, ancestors: tuple[RubricNode, ...], context: Context) -> None:
-        if node.is_leaf:
-            pre = context if cap is None else (context[len(context) - cap :] if cap else ())
-            out.append(LeafRef(node, ancestors, pre))
-            return
-        here = (*context, (len(ancestors), node))
-        depth = len(ancestors) + 1
-        for i, child in enumerate(node.sub_tasks):
-            rec(child, (*ancestors, node), (*here, *((depth, s) for s in node.sub_tasks[:i])))
+    def paths(node: RubricNode, above: tuple[RubricNode, ...]) -> None:
+        here = (*above, node)
+        first_path.setdefault(node.id, here)
+        for child in node.sub_tasks:
+            paths(child, here)
 
-    rec(rubric, (), ())
-    return tuple(out)
+    paths(rubric, ())
+
+    def preceding(leaf: RubricNode) -> tuple[tuple[int, RubricNode], ...]:
+        if leaf.id == rubric.id:
+            return ()
+        path = first_path[leaf.id]
+        nodes: list[tuple[int, RubricNode]] = [(0, rubric)]
+        for depth in range(1, len(path)):
+            siblings = path[depth - 1].sub_tasks
+            index = next(i for i, s in enumerate(siblings) if s.id == path[depth].id)
+            nodes += [(depth, s) for s in siblings[: index + 1]]
+        nodes = nodes[:-1]
+        return tuple(nodes if cap is None else nodes[-cap:])
+
+    return tuple(
+        LeafRef(leaf, ancestors, preceding(leaf))
+        for leaf, ancestors in rubric.walk_with_ancestors()
+        if leaf.is_leaf
+    )
 
 
 def preceding_text(preceding: Sequence[tuple[int, RubricNode]]) -> str:

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from judge.cache import leaf_key
 from judge.calls import CallRunner, ItemResult, LeafAnswer, LeafFailure, Problem
 from judge.config import REPROBOT_LEAVES_PER_CALL, JudgeSettings
-from judge.evidence import ExecutedSubmission, FileRanker, head_tail, take_within, terms
+from judge.evidence import ExecutedSubmission
 from judge.failures import FailureKind
 from judge.llm import Usage
-from judge.logreduce import fit_log
+from judge.logreduce import ReducedLog, fit_tokens, reduce_log
 from judge.papers import Paper
 from judge.plan import Plan, PlannedCall, WorkItem
 from judge.prompts import (
@@ -47,6 +47,7 @@ from judge.protocols.common import (
     leaf_refs,
     ra_outputs_exist,
 )
+from judge.relevance import FileRanker, head_tail, take_within, terms
 from judge.rubric import CODE_DEVELOPMENT, RESULT_ANALYSIS, RubricNode
 
 PROTOCOL = "reprobot"
@@ -100,16 +101,37 @@ def run_note(sub: ExecutedSubmission) -> str:
     if m.log_truncated:
         parts.append("log cut by the runner (head and tail kept)")
     return (
-        "Run facts recorded by reprobot (trusted): " + ", ".join(parts) + ". Runs of repeated lines "
-        "are collapsed into their first line plus '(repeated N times)'."
+        "Run facts recorded by reprobot (trusted): " + ", ".join(parts) + ". A long run of lines of "
+        "one form is shown as its first and last line with the count between them; shorter runs "
+        "(tables) are kept whole."
     )
+
+
+LOG_HEAD_BYTES = 8 * 1024 * 1024  # the runner keeps 8 MiB of head and 8 MiB of tail by default
+LOG_TAIL_BYTES = 8 * 1024 * 1024
+
+
+def reduced_log(sub: ExecutedSubmission, budget_tokens: int) -> tuple[str, tuple[str, ...]]:
+    """The log the runner kept, its head and its tail, each reduced (``reprobot`` style), within the
+    budget (head and tail kept); and what to say if a reduction fell back."""
+    head, tail = sub.log_ends(LOG_HEAD_BYTES, LOG_TAIL_BYTES)
+    parts: list[ReducedLog] = [reduce_log(head, "reprobot")]
+    if tail:
+        parts.append(reduce_log(tail.split("\n", 1)[-1], "reprobot"))  # from the first whole line
+    text = parts[0].text
+    if len(parts) > 1:
+        text += "\n[... the middle of the log was not read ...]\n" + parts[1].text
+    notes = tuple(f"reproduce.log not reduced: {r.fallback}" for r in parts if r.fallback)
+    return fit_tokens(text, budget_tokens), notes
 
 
 def build_reprobot_plan(
     sub: ExecutedSubmission, paper: Paper, rubric: RubricNode, settings: JudgeSettings
 ) -> Plan[GroupCall]:
     leaves = leaf_refs(rubric, settings.preceding_criteria_cap)
-    code_files = category_files(sub, CODE_DEVELOPMENT)
+    code_files = [
+        f for f in category_files(sub, CODE_DEVELOPMENT) if f.path != "reproduce.sh"
+    ]  # in the prefix
     ranker = FileRanker(code_files)
     paper_md = head_tail(paper.paper_md, settings.paper_tokens) if paper.paper_md else None
     sizes = {f.path: f.size for f in sub.files}
@@ -124,7 +146,8 @@ def build_reprobot_plan(
         [(f.path, text) for f, text in shared],
         "(no readable files besides reproduce.sh)",
     )
-    m_log = log_block(fit_log(sub.log, settings.log_tokens), run_note(sub))
+    log, notes = reduced_log(sub, settings.log_tokens)
+    m_log = log_block(log, run_note(sub))
 
     ra_files = category_files(sub, RESULT_ANALYSIS)
     ra_leaves = [r for r in leaves if r.leaf.task_category == RESULT_ANALYSIS]
@@ -136,8 +159,7 @@ def build_reprobot_plan(
         else []
     )
     output_paths = frozenset(f.path for f, _ in outputs)
-    changed = sub.metadata.changed_paths
-    touched = [p for p in category_paths(sub, RESULT_ANALYSIS) if p in changed]
+    touched = [p for p in category_paths(sub, RESULT_ANALYSIS) if p in sub.touched]
     m_outputs = files_block(
         "Documentation and the table files the run touched (the only files that count for results)",
         [(f.path, text) for f, text in outputs],
@@ -176,7 +198,7 @@ def build_reprobot_plan(
         call = GroupCall(prefix, leaf_files, tuple(group))
         evidence = tuple(p for p, _ in leaf_files)
         items.append(WorkItem(len(items), family, tuple(group), keys, ev, evidence, call))
-    return Plan(tuple(items), tuple(r for r in leaves if no_call(r)), leaves)
+    return Plan(tuple(items), tuple(r for r in leaves if no_call(r)), leaves, notes)
 
 
 def run_group(runner: CallRunner, item: WorkItem[GroupCall]) -> ItemResult:

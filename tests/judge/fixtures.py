@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from judge.papers import Paper
 from runner.metadata import FileChange, RunMetadata
+
+CREATION_TIME = 1_735_689_600  # 2025-01-01T00:00:00Z, the start of the toy runs
 
 TOY_RUBRIC: dict[str, Any] = {
     "id": "root",
@@ -107,6 +110,14 @@ def make_executed(
             path.write_bytes(content)
         else:
             path.write_text(content, encoding="utf-8")
+    # as a run leaves them: the files it touched have an mtime at or after its creation time
+    for path in sub.rglob("*"):
+        if path.is_file():
+            os.utime(path, (CREATION_TIME - 3600, CREATION_TIME - 3600))
+    for rel in changed:
+        if (sub / rel).is_file():
+            os.utime(sub / rel, (CREATION_TIME + 5, CREATION_TIME + 5))
+    (root / "reproduce.log.creation_time").write_text(f"{CREATION_TIME}\n", encoding="utf-8")
     (root / "reproduce.log").write_text(log, encoding="utf-8")
     RunMetadata(
         exit_code=0 if status == "completed" else None,
@@ -120,5 +131,6 @@ def make_executed(
         files_changed=tuple(FileChange(p, "created", None, "0" * 64, 10) for p in changed),
         status=status,  # type: ignore[arg-type]
         error="docker daemon went away" if status == "infra_error" else None,
+        creation_time=float(CREATION_TIME),
     ).write(root / "metadata.json")
     return root

@@ -11,12 +11,14 @@ line (only in the log).
 from __future__ import annotations
 
 import json
+import os
 import random
 from pathlib import Path
 from typing import Any
 
 from judge.papers import Paper
 from runner.metadata import FileChange, RunMetadata
+from tests.judge.fixtures import CREATION_TIME
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE_RUBRIC = ROOT / "rubrics" / "lca-on-the-line" / "rubric.json"
@@ -126,9 +128,14 @@ def make_scenario(
             lines.append(RESULT_LINE)
     (executed / "reproduce.log").write_text("\n".join(lines) + "\n", encoding="utf-8")
     changed = ("results/table.csv", "results/metrics.json")
+    for path in sub.rglob("*"):  # the run touched the results (mtime at or after its creation time)
+        if path.is_file():
+            t = CREATION_TIME + 60 if path.relative_to(sub).as_posix() in changed else CREATION_TIME - 3600
+            os.utime(path, (t, t))
+    (executed / "reproduce.log.creation_time").write_text(f"{CREATION_TIME}\n")
     RunMetadata(
         0, False, False, 5400.0, False, "2025-01-01T00:00:00Z", "2025-01-01T01:30:00Z", "0.1.0",
-        files_changed=tuple(FileChange(p, "created") for p in changed),
+        files_changed=tuple(FileChange(p, "created") for p in changed), creation_time=float(CREATION_TIME),
     ).write(executed / "metadata.json")  # fmt: skip
     return Paper("scenario", paper_dir, None), executed
 

@@ -17,12 +17,13 @@ from judge.llm import OpenAIBackend
 from judge.logreduce import fit_log, reduce_log
 from judge.papers import Paper
 from judge.protocols.common import bounded_tree, leaf_refs, preceding_text, ra_outputs_exist, whitelisted
-from judge.protocols.paperbench import parse_grade, ranked_paths
+from judge.protocols.paperbench import parse_grade
+from judge.protocols.paperbench_evidence import ranked_files
 from judge.rubric import parse_rubric
 from judge.secrets import REDACTED, Scrubber
 from judge.summary import DUMMY_CAVEAT, NO_PAPER_CAVEAT, GradeSummary
 from judge.tokens import count_tokens, head_tail_tokens, truncate_tokens
-from tests.judge.fixtures import TOY_RUBRIC, make_executed
+from tests.judge.fixtures import TOY_FILES, TOY_RUBRIC, make_executed
 from tests.standins.openai_server import Fault, OpenAIStandIn
 
 RESULT = "RESULT: test accuracy 0.8734"
@@ -85,7 +86,8 @@ def test_whitelists_and_the_result_analysis_rule() -> None:
 
 
 def test_result_analysis_needs_a_touched_whitelisted_file(tmp_path: Path) -> None:
-    only_binary = make_executed(tmp_path, changed=("model.bin",), name="bin")
+    files = {**TOY_FILES, "model.bin": b"\x00\x01weights"}
+    only_binary = make_executed(tmp_path, files, changed=("model.bin",), name="bin")
     assert not ra_outputs_exist(load_executed(only_binary))
     assert ra_outputs_exist(load_executed(make_executed(tmp_path, name="ok")))
 
@@ -100,17 +102,17 @@ def test_preceding_criteria_follow_simplejudge() -> None:
     assert [n.id for _, n in capped["res-kl"].preceding] == ["run-train"]
 
 
-def test_rank_answers_and_parse_answers_are_read_strictly(tmp_path: Path) -> None:
+def test_rank_answers_and_parse_answers_are_read_as_paperbench_reads_them(tmp_path: Path) -> None:
     sub = load_executed(make_executed(tmp_path))
-    cands = tuple(sub.files)
-    answer = "1. `loss.py`\n- ./train.py\nnot/a/file.py\nloss.py\n"
-    assert ranked_paths(answer, cands) == ["loss.py", "train.py"]
+    answer = "1. `loss.py`\n- ./train.py\nnot/a/file.py\n./loss.py\n"
+    _, shown = ranked_files(sub, answer, 10_000)
+    assert shown == ("loss.py",)  # literal lines: list markers and backticks make other paths
     ok, _ = parse_grade('{"valid_score": true, "score": 1, "explanation": "e", "citations": []}')
-    assert ok is not None and ok.score == 1
+    assert ok is not None and ok.score == 1 and ok.valid
     bad, why = parse_grade('{"valid_score": true, "score": 3, "explanation": "e", "citations": []}')
     assert bad is None and why is not None and "outside [0, 1]" in why
-    none, why = parse_grade('{"valid_score": false, "score": 0, "explanation": "", "citations": []}')
-    assert none is None and why is not None
+    kept, why = parse_grade('{"valid_score": false, "score": 1, "explanation": "", "citations": []}')
+    assert kept is not None and not kept.valid and kept.score == 1 and why is None  # stored as it is
 
 
 def test_citations_are_checked_against_the_executed_submission(tmp_path: Path) -> None:

@@ -35,20 +35,23 @@ def task_of(executed: Path, paper: Paper, leaf_id: str, code_only: bool = False)
 
 def test_grading_messages_in_simplejudge_order(executed: Path, paper: Paper) -> None:
     ce = task_of(executed, paper, "run-train")
-    assert titles(ce.grade_messages(["train.py"])) == [
-        "system", "The paper", "Addendum", "Relevant files of the submission", "reproduce.sh",
-        "reproduce.log", "Preceding criteria (context only: do not grade these)", "Criterion to judge",
-        "Answer format",
+    assert titles(ce.grade_messages("train.py")[0]) == [
+        "system", "The paper", "Addendum (clarifies the paper and how to judge its reproduction)",
+        "The most relevant files of the submission, concatenated", "reproduce.sh of the submission, if any",
+        "reproduce.log of running it, if any", "Criterion to judge", "Answer format",
     ]  # fmt: skip
     cd = task_of(executed, paper, "impl-loss")
-    assert "reproduce.log" not in titles(cd.grade_messages([]))
-    assert titles(cd.rank_messages) == ["system", "The paper", "Addendum", "Criterion", "File tree"]
+    assert "reproduce.log of running it, if any" not in titles(cd.grade_messages("")[0])
+    assert titles(cd.rank_messages) == [
+        "system", "The paper", "Addendum (clarifies the paper and how to judge its reproduction)",
+        "Criterion", "The submission's files",
+    ]  # fmt: skip
     ra = task_of(executed, paper, "res-kl")
-    assert {f.path for f in ra.candidates} == {"README.md", "results/kl.txt"}  # docs + touched table
+    assert "├── README.md" in ra.rank_messages[-1][1] and "loss.py" not in ra.rank_messages[-1][1]
     code_only = task_of(executed, paper, "impl-loss", code_only=True)
-    msgs = code_only.grade_messages([])
-    assert "reproduce.sh" not in titles(msgs) and "reproduce.sh was run" not in msgs[0][1]
-    assert "reproduce.sh was run" in cd.grade_messages([])[0][1]
+    msgs = code_only.grade_messages("")[0]
+    assert "reproduce.sh of the submission, if any" not in titles(msgs) and "reproduce.sh`" not in msgs[0][1]
+    assert "we have already run it" in cd.grade_messages("")[0][0][1]
 
 
 def test_three_calls_with_paperbench_models_and_metadata(
@@ -63,18 +66,19 @@ def test_three_calls_with_paperbench_models_and_metadata(
         kinds = [r.kind for r in srv.received]
         assert srv.validation_errors == []
     by_kind = {k: [b for b, kk in zip(bodies, kinds, strict=True) if kk == k] for k in set(kinds)}
-    assert {b["model"] for b in by_kind["rank"] + by_kind["grade_text"]} == {"o3-mini"}
+    assert {b["model"] for b in by_kind["rank"] + by_kind["grade_text"]} == {"o3-mini-2025-01-31"}
     assert all(b.get("reasoning_effort") == "high" for b in by_kind["rank"] + by_kind["grade_text"])
-    assert all(b["model"] == "gpt-4o" and "reasoning_effort" not in b for b in by_kind["parse"])
+    assert all(b["model"] == "gpt-4o-2024-08-06" and "reasoning_effort" not in b for b in by_kind["parse"])
     assert all(b["response_format"]["json_schema"]["name"] == "parsed_grade" for b in by_kind["parse"])
-    assert out.summary.models == ("o3-mini", "gpt-4o") and out.summary.protocol == "paperbench"
+    assert out.summary.models == ("o3-mini-2025-01-31", "gpt-4o-2024-08-06")
+    assert out.summary.protocol == "paperbench"
     leaf = out.graded.find("impl-loss")
     assert leaf is not None and leaf.valid_score and leaf.judge_metadata is not None
     meta = leaf.judge_metadata
     assert (
         meta["full_judge_response"].startswith("Expectations:") and "Score: 1" in meta["full_judge_response"]
     )
-    assert set(meta["token_usage"]) == {"o3-mini", "gpt-4o"} and meta["evidence_files"]
+    assert set(meta["token_usage"]) == {"o3-mini-2025-01-31", "gpt-4o-2024-08-06"} and meta["evidence_files"]
     assert isinstance(meta["citations"], list)
     saved = json.loads((tmp_path / "o" / "grade.json").read_text())
     assert saved["valid_score"] is True

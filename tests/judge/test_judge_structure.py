@@ -101,13 +101,22 @@ def test_the_grader_plans_and_runs_through_the_registered_protocol_only(
     assert LeafMetadata.from_dict(leaf.judge_metadata).error_kind is FailureKind.PARSE
 
 
+class OverTheWindow(Exception):
+    """An exception of a backend's own that declares its kind (as a context-window check may)."""
+
+    failure_kind = "refused"
+
+
 class Declaring:
-    """A backend whose permanent error declares a kind (as a context-window check may)."""
+    """A backend whose errors declare a kind: a permanent error refused for a parameter, and its
+    own exception for a prompt over the context window."""
 
     name, caveat, secrets, model = "declaring", None, (), "m"
 
     def complete(self, request: LLMRequest) -> LLMResponse:
-        exc = PermanentLLMError("prompt over the model's context window")
+        if "impl-loss" in request.leaf_ids:
+            raise OverTheWindow("the prompt is over the model's context window")
+        exc = PermanentLLMError("parameter reasoning_effort is not supported")
         exc.failure_kind = FailureKind.REFUSED  # type: ignore[attr-defined]
         raise exc
 
@@ -200,6 +209,7 @@ def test_progress_is_typed_and_its_tokens_grow(executed: Path, paper: Paper, tmp
 def test_reprobot_judge_shows_tokens_on_the_terminal(executed: Path, paper: Paper, tmp_path: Path) -> None:
     env = {"GRADER_OPENAI_API_KEY": "", "OPENAI_API_KEY": "", "REPROBOT_CONFIG": ""}
     args = ["judge", str(executed), "--paper", str(paper.folder), "--out", str(tmp_path / "o"), "--dummy"]
+    args += ["--cache", str(tmp_path / "c.sqlite")]
     result = CliRunner().invoke(main, args, env=env)
     assert result.exit_code == 0, result.output
     judging = [line for line in result.stderr.splitlines() if "judging" in line]

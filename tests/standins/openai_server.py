@@ -44,6 +44,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from judge.protocols.tree import tree_paths as drawn_tree_paths
 from judge.tokens import encode, estimate_tokens, flatten_messages, prefix_reuse_ids
 from tests.shared import SHARED
 
@@ -129,10 +130,13 @@ def kind_of(body: dict[str, Any]) -> str:
 
 
 def tree_paths(text: str) -> list[str]:
-    """The paths of the first fenced block in ``text`` (the file tree)."""
+    """The paths of the first fenced block in ``text`` (the file tree: drawn with ├── branches, as
+    the paperbench protocol draws it, or one path a line)."""
     if "<<<UNTRUSTED" not in text:
         return []
     body = text.split("<<<UNTRUSTED", 1)[1].split("\n", 1)[-1].split("<<<END UNTRUSTED", 1)[0]
+    if "── " in body:
+        return drawn_tree_paths(body)
     out = []
     for line in body.splitlines():
         line = line.strip()
