@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +58,20 @@ class Accounting:
         if s.budget_usd is not None and spent is not None and spent >= s.budget_usd:
             return f"judge budget exhausted (${spent:.2f} of ${s.budget_usd:.2f} spent)"
         return None
+
+
+def token_usage_share(by_model: Mapping[str, Usage], n: int, i: int) -> dict[str, dict[str, int]]:
+    """PaperBench's ``token_usage``: per model, this leaf's share of the item's tokens."""
+    out = {}
+    for model, usage in by_model.items():
+        share = usage.split(n)[i]
+        out[model] = {
+            "in": share.input,
+            "cached_in": share.cached_input,
+            "out": share.output,
+            "reasoning": share.reasoning,
+        }
+    return out
 
 
 @dataclass(frozen=True)

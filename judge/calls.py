@@ -21,16 +21,17 @@ from typing import IO, Any
 
 from judge.accounting import Accounting
 from judge.config import JudgeSettings
+from judge.failures import FailureKind
 from judge.llm import (
     KIND_GRADES,
     LLMBackend,
     LLMRequest,
     LLMResponse,
     PermanentLLMError,
-    StructuredOutputUnsupported,
     TransientLLMError,
     Usage,
 )
+from judge.llm.errors import MAX_ADAPTATIONS, EndpointAdapted
 from judge.plan import WorkItem
 from judge.prompts import RESPONSE_SCHEMA, RESPONSE_SCHEMA_NAME, RETRY_MESSAGE, Verdict, parse_verdicts
 from judge.secrets import NO_SECRETS, Scrubber
@@ -72,6 +73,10 @@ class AuditLog:
 class LeafFailure(Exception):
     """This call failed for good: the leaves it grades cannot be graded (a value, not a crash)."""
 
+    def __init__(self, reason: str, kind: FailureKind = FailureKind.PERMANENT) -> None:
+        super().__init__(reason)
+        self.kind = kind
+
 
 @dataclass
 class Sent:
@@ -93,6 +98,7 @@ class ItemResult:
     cost_usd: float | None = 0.0
     usage_by_model: dict[str, Usage] = field(default_factory=dict)
     details: dict[str, dict[str, Any]] = field(default_factory=dict)  # per leaf: extra judge_metadata
+    kinds: dict[str, FailureKind] = field(default_factory=dict)  # per leaf without a verdict: why
 
     def add(self, model: str, sent: Sent) -> None:
         u = sent.response.usage
@@ -139,13 +145,13 @@ class CallRunner:
         model = model or self.backend.model
         attempts = 0
         call_ids: list[int] = []
-        fallback_done = False
+        adaptations = 0
         while True:
             attempts += 1
             request = LLMRequest(
                 tuple(messages),
                 tuple(leaf_ids),
-                schema if self.structured else None,
+                schema,
                 schema_name,
                 self.settings.timeout_s,
                 model,
@@ -159,7 +165,7 @@ class CallRunner:
                 "attempt": attempts,
                 "started_at": started,
             }
-            req_meta = {"model": model, "structured_output": self.structured and schema is not None}
+            req_meta = {"model": model, "structured_output": schema is not None}
 
             def failed(error: str, **extra: Any) -> None:  # a failed call goes on the audit record too
                 record = {**base, "duration_s": round(time.monotonic() - t0, 3), "request": req_meta}  # noqa: B023
@@ -168,27 +174,28 @@ class CallRunner:
 
             try:
                 response = self.backend.complete(request)
-            except StructuredOutputUnsupported as exc:
-                failed(f"structured output refused, resending as plain text: {str(exc)[:300]}")
-                self.structured = False
-                if fallback_done:
-                    raise LeafFailure("the endpoint refused the request format") from None
-                fallback_done = True
+            except EndpointAdapted as exc:  # the backend stepped down (format, cap): send again
+                failed(f"the endpoint refused; adapted, resending: {str(exc)[:300]}")
+                adaptations += 1
+                if adaptations > MAX_ADAPTATIONS:
+                    raise LeafFailure(
+                        f"judge call failed: the endpoint kept refusing ({exc})", exc.kind
+                    ) from None
                 attempts -= 1
                 continue
             except TransientLLMError as exc:
                 failed(exc.reason, retry_after=exc.retry_after)
                 if attempts > self.settings.max_retries:
                     raise LeafFailure(
-                        f"judge call failed: {exc.reason} (gave up after {attempts} attempts)"
+                        f"judge call failed: {exc.reason} (gave up after {attempts} attempts)", exc.kind
                     ) from None
                 time.sleep(self.backoff(attempts - 1, exc.retry_after))
                 continue
-            except PermanentLLMError as exc:
+            except PermanentLLMError as exc:  # refused (configuration) or permanent (this request)
                 failed(str(exc))
-                raise LeafFailure(f"judge call failed: {exc}") from None
-            # priced by the model that answered (a dated snapshot name maps to its family)
-            cost = self.accounting.add(response.usage, response.model or model)
+                raise LeafFailure(f"judge call failed: {exc}", exc.kind) from None
+            # priced by the model asked for, as configured (never the name an endpoint echoes)
+            cost = self.accounting.add(response.usage, model)
             call_ids.append(
                 self.audit.write(
                     {
@@ -218,6 +225,7 @@ class CallRunner:
             except LeafFailure as exc:
                 for leaf_id in pending:
                     result.problems[leaf_id] = str(exc)
+                    result.kinds[leaf_id] = exc.kind
                 break
             result.add(self.backend.model, sent)
             result.structured = sent.response.structured
@@ -229,6 +237,7 @@ class CallRunner:
                 own["citations"] = [c.to_dict() for c in v.citations]
                 result.details[leaf_id] = {"full_judge_response": json.dumps(own, ensure_ascii=False)}
             result.problems.update({k: f"unusable verdict: {v}" for k, v in bad.items()})
+            result.kinds.update({k: FailureKind.PARSE for k in bad})
             pending = [leaf_id for leaf_id in pending if leaf_id in bad]
             if not pending:
                 break

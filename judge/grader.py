@@ -17,15 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from judge.accounting import Accounting, Estimate, estimate
+from judge.accounting import Accounting, Estimate, estimate, token_usage_share
 from judge.cache import LeafCache
 from judge.calls import AuditLog, CallRunner, ItemResult, now
 from judge.citations import LOG_FILE, SubmissionText, check_citations, citations_metadata
 from judge.config import JudgeSettings
 from judge.errors import JudgeError
 from judge.evidence import ExecutedSubmission, load_executed
+from judge.failures import FailureKind
 from judge.graded import GradedNode, LeafGrade, dump_graded, grade_tree, summarize
-from judge.infra import error_kind
 from judge.llm import LLMBackend, Usage, scrubbed
 from judge.outputs import GRADE, JUDGE_CALLS
 from judge.papers import Paper, PaperMissing, paper_caveats
@@ -33,7 +33,7 @@ from judge.plan import Plan, WorkItem, build_plan, wave_order
 from judge.protocols.common import NO_OUTPUTS_EXPLANATION
 from judge.rubric import RubricNode, code_dev_rubric
 from judge.secrets import Scrubber
-from judge.summary import SUMMARY_FILE, CategoryFigures, GradeSummary, TokenFigures
+from judge.summary import SUMMARY_FILE, CategoryFigures, GradeSummary, TokenFigures, failure_counts
 
 __all__ = ["ExecutionInfraError", "JudgeOptions", "JudgeOutcome", "PaperMissing", "judge_executed"]
 
@@ -165,6 +165,13 @@ def judge_executed(
             },
         )
 
+    for ref, reason in plan.refused:  # their prompt cannot fit the context: refused before any call
+        grades[ref.leaf.id] = LeafGrade.invalid(
+            f"Could not grade: {reason}",
+            {**base_meta, "category": ref.leaf.task_category, "cached": False, "no_call": True,
+             "error": reason, "error_kind": FailureKind.REFUSED.value},
+        )  # fmt: skip
+
     cache = _open_cache(options)
     accounting = Accounting(settings)
     calls_path = out_dir / JUDGE_CALLS
@@ -211,6 +218,7 @@ def judge_executed(
     grade_path = out_dir / GRADE
     dump_graded(graded, grade_path)
     s = summarize(graded)
+    endpoint = backend.endpoint()
     summary = GradeSummary(
         paper_id=paper.id,
         score=s.score,
@@ -235,24 +243,14 @@ def judge_executed(
         finished_at=now(),
         prompt_version=settings.prompt_version,
         run_status=sub.metadata.status,
+        endpoint=endpoint,
+        attempts=endpoint.requests,
+        failed_leaves=failure_counts(graded),
+        notes=plan.notes,
     )
     summary_path = out_dir / SUMMARY_FILE
     summary.write(summary_path)
     return JudgeOutcome(graded, summary, grade_path, summary_path, calls_path)
-
-
-def _token_usage(by_model: Mapping[str, Usage], n: int, i: int) -> dict[str, dict[str, int]]:
-    """PaperBench's ``token_usage``: per model, this leaf's share of the item's tokens."""
-    out = {}
-    for model, usage in by_model.items():
-        share = usage.split(n)[i]
-        out[model] = {
-            "in": share.input,
-            "cached_in": share.cached_input,
-            "out": share.output,
-            "reasoning": share.reasoning,
-        }
-    return out
 
 
 def _record(
@@ -281,7 +279,7 @@ def _record(
             "attempts": result.attempts,
             "structured_output": result.structured,
             "full_judge_response": scrubber.text(str(details.get("full_judge_response") or "")) or None,
-            "token_usage": _token_usage(result.usage_by_model, n, i),
+            "token_usage": token_usage_share(result.usage_by_model, n, i),
             "tokens": share.to_dict(),
             "cost_usd": None if result.cost_usd is None else result.cost_usd / n,
             "cached": False,
@@ -307,8 +305,9 @@ def _record(
             )
         else:
             reason = scrubber.text(result.problems.get(leaf_id, "no verdict"))
+            kind = result.kinds.get(leaf_id, FailureKind.PARSE).value
             grades[leaf_id] = LeafGrade.invalid(
-                f"Could not grade: {reason}", {**meta, "error": reason, "error_kind": error_kind(reason)}
+                f"Could not grade: {reason}", {**meta, "error": reason, "error_kind": kind}
             )
     if rows:
         cache.put_many(rows)
@@ -341,8 +340,9 @@ def _run_items(
             for ref in item.leaves:
                 grades[ref.leaf.id] = LeafGrade.invalid(
                     f"Could not grade: {reason}",
-                    {**base_meta, "category": ref.leaf.task_category, "error": reason, "cached": False},
-                )
+                    {**base_meta, "category": ref.leaf.task_category, "error": reason, "cached": False,
+                     "error_kind": FailureKind.REFUSED.value},  # the organizer's budget
+                )  # fmt: skip
 
     def finish(fut: Future[ItemResult]) -> None:
         item = inflight.pop(fut)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from judge.failures import FailureKind
 from judge.graded import GradedNode
 
 ErrorKind = Literal["infra", "grading"]
@@ -38,12 +39,15 @@ def error_kind(reason: str) -> ErrorKind:
 
 
 def leaf_error_kind(metadata: Mapping[str, Any] | None) -> ErrorKind | None:
-    """The recorded (or inferred) kind of a leaf's failure; None for a leaf without an error."""
+    """The recorded (or inferred) kind of a leaf's failure; None for a leaf without an error. A
+    recorded FailureKind decides: only ``transient`` is the endpoint's trouble."""
     if not metadata or not metadata.get("error"):
         return None
     kind = metadata.get("error_kind")
     if kind in ("infra", "grading"):
         return kind  # type: ignore[no-any-return]
+    if kind in {k.value for k in FailureKind}:
+        return "infra" if FailureKind(kind).is_outage else "grading"
     return error_kind(str(metadata["error"]))
 
 

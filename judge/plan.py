@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
+from judge.context import screen
 from judge.prompts import Message, leaf_message
 from judge.protocols.common import LeafRef
 
@@ -74,6 +75,8 @@ class Plan:
     leaves: tuple[LeafRef, ...]
     shared_files: tuple[str, ...] = ()
     output_files: tuple[str, ...] = ()
+    refused: tuple[tuple[LeafRef, str], ...] = ()  # leaves whose prompt cannot fit (judge.context)
+    notes: tuple[str, ...] = ()  # what the run says once about them
 
 
 def build_plan(
@@ -86,10 +89,13 @@ def build_plan(
     if settings.protocol == "paperbench":
         from judge.protocols.paperbench import build_paperbench_plan
 
-        return build_paperbench_plan(sub, paper, rubric, settings, code_only)
-    from judge.protocols.reprobot import build_reprobot_plan
+        plan = build_paperbench_plan(sub, paper, rubric, settings, code_only)
+    else:
+        from judge.protocols.reprobot import build_reprobot_plan
 
-    return build_reprobot_plan(sub, paper, rubric, settings)
+        plan = build_reprobot_plan(sub, paper, rubric, settings)
+    fit = screen(plan.items, settings)  # judge.context: a prompt that cannot fit is refused now
+    return replace(plan, items=fit.kept, refused=fit.refused, notes=(fit.line,) if fit.line else ())
 
 
 def wave_order(items: Sequence[WorkItem]) -> tuple[list[WorkItem], list[WorkItem], list[WorkItem]]:

@@ -23,6 +23,7 @@ from judge.grader import JudgeOptions, JudgeOutcome, estimate_executed, judge_ex
 from judge.judge_eval import judge_eval
 from judge.llm import LLMBackend
 from judge.rubric import parse_rubric
+from judge.summary import GradeSummary, IncompleteGrade
 from runner.layout import EXECUTED_DIR, REPRODUCE_LOG, RUN_METADATA
 from runner.metadata import RunMetadata
 
@@ -47,24 +48,61 @@ def _progress(done: int, total: int, info: dict[str, Any]) -> None:
 
 
 def _cost(value: float | None) -> str:
-    return f"${value:.4f}" if value is not None else "unknown cost (model not in the price table)"
+    return f"${value:.4f}" if value is not None else "unpriced (no price for this model here: judge.prices)"
+
+
+def _endpoint_line(s: GradeSummary) -> str | None:
+    e = s.endpoint
+    if e is None:
+        return None
+    c = e.capabilities
+    window = (
+        f"context {c.context_window_tokens:,} tokens ({c.context_source}, margin {c.context_margin:.0%})"
+        if c.context_window_tokens
+        else "context window unknown"
+    )
+    return (
+        f"endpoint {e.host} ({e.backend}): {c.response_format} answers, output cap {c.output_cap_param}, "
+        f"{window}; requests {e.requests} ({e.failed_requests} failed, {e.refused_unsent} refused unsent)"
+    )
 
 
 def _print_outcome(outcome: JudgeOutcome) -> None:
+    """The summary on stdout; the score as the last line only when every leaf got a verdict,
+    else the grade's one line and its exit status (1 configuration, 3 the endpoint failed)."""
     s = outcome.summary
     tok = s.tokens
     for caveat in s.caveats:
         click.echo(f"CAVEAT: {caveat}")
+    for note in s.notes:
+        click.echo(f"NOTE: {note}")
     click.echo(
         f"{s.paper_id} ({s.mode}, {s.protocol} protocol, {'/'.join(s.models)}): {s.leaves} leaves, "
         f"passed {s.passed}, could not grade {s.invalid}, coverage {100 * s.coverage:.1f}%"
     )
     click.echo(
-        f"calls {s.calls} (leaves from cache {s.cached_leaves}), tokens in {tok.input} "
-        f"(cached {tok.cached_input}) out {tok.output} (reasoning {tok.reasoning}), {_cost(s.cost_usd)}"
+        f"calls {s.calls} (leaves from cache {s.cached_leaves}), requests sent {s.attempts}, tokens in "
+        f"{tok.input} (cached {tok.cached_input}) out {tok.output} (reasoning {tok.reasoning}), "
+        f"{_cost(s.cost_usd)}"
     )
+    endpoint = _endpoint_line(s)
+    if endpoint:
+        click.echo(endpoint)
+    for line in s.endpoint.learned if s.endpoint else ():
+        click.echo(f"learned: {line}")
     click.echo(f"wrote {outcome.grade_path}, {outcome.summary_path}, {outcome.calls_path}")
-    click.echo(repr(float(s.score)))
+    _finish(s)
+
+
+def _finish(s: GradeSummary, as_json: bool = False) -> None:
+    incomplete = s.incomplete()
+    if incomplete is None:
+        if not as_json:
+            click.echo(repr(float(s.score)))
+        return
+    if not as_json:
+        click.echo(f"no score: {incomplete.line}")  # the last line is never a bare number then
+    raise IncompleteGrade(incomplete)
 
 
 def _overrides(
@@ -169,6 +207,7 @@ def judge_cmd(
     outcome = judge_executed(executed, paper, out_dir, options, backend, progress=_progress)
     if as_json:
         echo_json(outcome.summary.to_dict())
+        _finish(outcome.summary, as_json=True)
         return
     _print_outcome(outcome)
 
@@ -236,6 +275,7 @@ def judge_eval_run(
         if name not in PROTOCOLS:
             raise click.BadParameter(f"unknown protocol {name!r} (one of {', '.join(PROTOCOLS)})")
     runs: list[dict[str, Any]] = []
+    summaries: list[GradeSummary] = []
     with tempfile.TemporaryDirectory(prefix="reprobot-judge-eval-") as tmp:
         executed = _as_executed(submission, Path(tmp))
         choices: list[str | None] = list(names) or [None]
@@ -246,13 +286,13 @@ def judge_eval_run(
             js = judge_settings(ctx, **ov)
             target = out_dir / js.protocol if len(names) > 1 else out_dir
             options = JudgeOptions(js, rubric=rubric, secrets=judge_secrets(app_settings(ctx)))
-            outcome = judge_executed(
-                executed, paper, target, options, judge_backend(ctx, js), _progress
-            )
+            outcome = judge_executed(executed, paper, target, options, judge_backend(ctx, js), _progress)
             result = judge_eval(outcome.graded, gold_tree, source=str(outcome.grade_path))
             runs.append({"out": str(target), "judge_eval": result.to_dict(), **outcome.summary.to_dict()})
+            summaries.append(outcome.summary)
     if as_json:
         echo_json(runs if len(names) > 1 else runs[0])
+        _finish_runs(summaries, as_json=True)
         return
     for caveat in dict.fromkeys(c for run in runs for c in run["caveats"]):
         click.echo(f"CAVEAT: {caveat}")
@@ -271,6 +311,19 @@ def judge_eval_run(
             if ev[side]:
                 click.echo(f"    {len(ev[side])} leaves {side.replace('_', ' ')}")
     sys.stdout.flush()
+    _finish_runs(summaries)
+
+
+def _finish_runs(summaries: list[GradeSummary], as_json: bool = False) -> None:
+    """Every run graded every leaf, or the runs' lines and the exit status (1 over 3)."""
+    incomplete = [(s.protocol, i) for s in summaries if (i := s.incomplete()) is not None]
+    if not incomplete:
+        return
+    if not as_json:
+        for protocol, i in incomplete:
+            click.echo(f"{protocol}: {i.line}")
+    worst = min(incomplete, key=lambda pi: pi[1].exit_code)[1]  # 1 (configuration) before 3 (outage)
+    raise IncompleteGrade(worst)
 
 
 COMMANDS: list[click.Command] = [judge_cmd, judge_eval_run]

@@ -61,6 +61,15 @@ class ContextOverflow(RequestRefused):
         self.prompt_tokens = prompt_tokens
 
 
-class StructuredOutputUnsupported(RequestRefused):
+class EndpointAdapted(RequestRefused):
+    """The endpoint refused something the backend can do without (a response format, the name of
+    the output-cap parameter, a cap too large for its context): the backend has adapted and
+    remembers it for the run. Send the same request again (at most ``MAX_ADAPTATIONS`` times)."""
+
+
+class StructuredOutputUnsupported(EndpointAdapted):
     """The endpoint refused the response format asked for; the backend has already stepped down
     to the next format (JSON schema -> JSON object -> plain text): send the request again."""
+
+
+MAX_ADAPTATIONS = 4  # two formats to step down, one cap parameter to swap, one cap to clamp

@@ -25,7 +25,9 @@ from judge.cache import leaf_key
 from judge.calls import CallRunner, ItemResult, LeafFailure
 from judge.citations import CITATIONS_SCHEMA, LOG_FILE, parse_citations
 from judge.config import JudgeSettings
+from judge.context import planning_window
 from judge.evidence import ExecutedSubmission, FileRanker, SubmissionFile, take_within, terms
+from judge.failures import FailureKind
 from judge.fences import fence
 from judge.llm import KIND_GRADE_TEXT, KIND_PARSE, KIND_RANK, Usage
 from judge.logreduce import reduce_log
@@ -175,7 +177,7 @@ def ranked_paths(answer: str, candidates: tuple[SubmissionFile, ...]) -> list[st
 
 def _fit(paper: str, log: str, settings: JudgeSettings) -> tuple[str, str]:
     """SimpleJudge's cuts: the log to half the window, then log first, paper second, to fit."""
-    window = settings.context_window_tokens
+    window = planning_window(settings)
     log = head_tail_tokens(log, window // 2, "\n[... {n} tokens of the log cut ...]\n")
     room = window - settings.buffer_tokens
     p, lg = count_tokens(paper), count_tokens(log)
@@ -249,7 +251,7 @@ def build_paperbench_plan(
             _msg("Answer format", ANSWER_FORMAT),
         ]
         used = fixed + sum(count_tokens(c) for _, c in tail)
-        budget = max(settings.context_window_tokens - settings.buffer_tokens - used, 0)
+        budget = max(planning_window(settings) - settings.buffer_tokens - used, 0)
         task = PaperBenchTask(
             ref,
             rank_messages,
@@ -259,14 +261,14 @@ def build_paperbench_plan(
             budget,
             settings.ranking_model,
             settings.model,
-            settings.parse_model,
+            settings.parsing_model,
         )
         h = hashlib.sha256()
         for _, content in (*rank_messages, *grade_head, *tail):
             h.update(content.encode("utf-8", "surrogatepass") + b"\x00")
         h.update(files_digest.encode())
         ev = h.hexdigest()
-        version = f"{settings.prompt_version}/{PROTOCOL}/{settings.ranking_model}/{settings.parse_model}"
+        version = f"{settings.prompt_version}/{PROTOCOL}/{settings.ranking_model}/{settings.parsing_model}"
         key = leaf_key(settings.model, version, ref.leaf, ref.ancestors, ev)
         family = FAMILY_OF.get(cat, "cd")
         items.append(WorkItem(len(items), family, (ref,), (), (), ev, (key,), PROTOCOL, task))
@@ -318,11 +320,13 @@ def run_paperbench_item(runner: CallRunner, item: WorkItem) -> ItemResult:
         result.structured = sent.response.structured
     except LeafFailure as exc:
         result.problems[leaf_id] = str(exc)
+        result.kinds[leaf_id] = exc.kind
         return result
     verdict, problem = parse_grade(sent.response.text)
     result.details[leaf_id] = {"full_judge_response": answer, "ranked_files": paths}
     if verdict is None:
         result.problems[leaf_id] = problem or "unusable parse"
+        result.kinds[leaf_id] = FailureKind.PARSE
     else:
         result.verdicts[leaf_id] = verdict
     return result

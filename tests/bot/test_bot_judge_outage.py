@@ -1,9 +1,10 @@
 """A judge outage is never the submitter's failure: leaves whose calls failed for infrastructure
-reasons (429, 5xx, 400, connection errors, timeouts) are retried with backoff for
+reasons (429, 5xx, connection errors, timeouts) are retried with backoff for
 ``bot.judge_retry_s`` while the leaf cache keeps the good ones; a grade still incomplete then is
 ``infra_error`` ("incomplete: judge unavailable", coverage shown), ``reprobot grade`` exits 3, and
-the check run is neutral, never failure. Driven through the real ``openai`` client against the
-OpenAI stand-in on a real socket."""
+the check run is neutral, never failure. An endpoint that refuses the configuration (a 400) is not
+an outage: nothing is waited for, and the grade is neutral too (the organizer's to fix). Driven
+through the real ``openai`` client against the OpenAI stand-in on a real socket."""
 
 from __future__ import annotations
 
@@ -64,7 +65,7 @@ def _grade(tmp_path: Path, config: Path) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-@pytest.mark.parametrize("kind", ["rate_limit", "server_error", "unavailable", "bad_request"])
+@pytest.mark.parametrize("kind", ["rate_limit", "server_error", "unavailable"])
 def test_every_call_failing_is_incomplete_and_exits_3(
     tmp_path: Path, server: OpenAIStandIn, kind: str
 ) -> None:
@@ -77,6 +78,21 @@ def test_every_call_failing_is_incomplete_and_exits_3(
     assert sorted(infra_failed_leaves(tree)) == sorted(leaves)
     asked = Counter(leaf for r in server.received for leaf in r.leaf_ids)
     assert all(asked[leaf] >= 2 for leaf in leaves), asked  # retried, not given up at once
+
+
+def test_every_call_refused_is_the_configurations_neutral_and_not_waited_for(
+    tmp_path: Path, server: OpenAIStandIn
+) -> None:
+    server.faults.extend(Fault("bad_request") for _ in range(10_000))
+    code, out, err = _grade(tmp_path, _config(tmp_path, server, retry_s=600))  # no wait: fast
+    assert code == 3, out + err
+    assert "infra_error: incomplete: the judge endpoint refuses this configuration" in err
+    assert "coverage 0%" in err and "judge unavailable" not in err
+    tree = load_graded(tmp_path / "out" / "grade.json")
+    assert infra_failed_leaves(tree) == []  # refused, not an outage
+    assert all(leaf.judge_metadata["error_kind"] == "refused" for leaf in tree.leaves())  # type: ignore[index]
+    asked = Counter(leaf for r in server.received for leaf in r.leaf_ids)
+    assert set(asked.values()) == {1}, asked  # each leaf's first call refused once, never retried
 
 
 def test_a_passing_outage_is_retried_and_the_cache_keeps_the_good_leaves(
