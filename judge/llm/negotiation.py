@@ -41,6 +41,7 @@ class Negotiation:
         self._windows: dict[str, ContextLimit] = {}
         self._learned_window: int | None = None
         self._margin = 0.0 if settings.openai_endpoint else settings.context_margin
+        self._ratio: float | None = None  # the endpoint's tokens per o200k token, once it said
         self.refusal: str | None = None
         self.learned: list[str] = []
         self.requests = 0
@@ -63,20 +64,19 @@ class Negotiation:
             self._learned_window = window
             self.learned.append(f"context window {window:,} tokens, {why}")
 
-    def learn_token_ratio(self, theirs: int, ours: int) -> bool:
-        """The endpoint counted ``theirs`` tokens for a prompt of ``ours`` o200k tokens: keep a
-        margin that covers the difference. True when the margin grew."""
-        if ours <= 0 or theirs <= ours * (1 + self._margin):
-            return False
+    def learn_token_ratio(self, theirs: int, ours: int) -> None:
+        """The endpoint counted ``theirs`` tokens for a prompt of ``ours`` o200k tokens: from now on
+        the margin is what it measured (the largest ratio seen, plus 3%), not what was assumed."""
+        if ours <= 0 or theirs <= 0:
+            return
         with self._lock:
-            margin = min(round(theirs / ours - 1 + 0.03, 2), 0.9)
-            if margin <= self._margin:
-                return False
+            ratio = max(theirs / ours, self._ratio or 0.0)
+            margin = round(max(ratio - 1, 0.0) + 0.03, 2)
+            self._ratio = ratio
+            if abs(margin - self._margin) < 0.01:
+                return
             self._margin = margin
-            self.learned.append(
-                f"the endpoint counts {theirs / ours:.2f}x o200k tokens: context margin {margin:.0%}"
-            )
-            return True
+            self.learned.append(f"the endpoint counts {ratio:.2f}x o200k tokens: context margin {margin:.0%}")
 
     # ----------------------------------------------------------------------------- formats
     def step_down_format(self, refused: str, why: str) -> bool:

@@ -22,6 +22,7 @@ _REQUESTED = re.compile(
     r"requested (\d[\d,]*) tokens \((\d[\d,]*) in the messages, (\w+) in the completion\)", re.IGNORECASE
 )
 _RESULTED = re.compile(r"messages resulted in (\d[\d,]*) tokens", re.IGNORECASE)
+_PYDANTIC_MSG = re.compile(r"""(?:'loc':\s*\(([^)]*)\),\s*)?'msg':\s*(?:"([^"]*)"|'([^']*)')""")
 _OVERFLOW_WORDS = ("context_length_exceeded", "exceed_context_size", "exceeds the available context")
 
 
@@ -52,10 +53,11 @@ def first_line(exc: Exception, limit: int = 200) -> str:
     """The endpoint's own words, one line: its message's most telling line, shortened."""
     message = body_of(exc).get("message")
     text = message if isinstance(message, str) and message.strip() else str(exc)
+    if m := _PYDANTIC_MSG.search(text):  # a validation error: where, and what it says
+        where = ".".join(p.strip(" '\"") for p in m.group(1).split(",")) + ": " if m.group(1) else ""
+        return f"{where}{m.group(2) or m.group(3)}"[:limit]
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    telling = next(
-        (line for line in lines if "msg" in line or "param" in line.lower()), lines[0] if lines else ""
-    )
+    telling = lines[0] if lines else ""
     return telling if len(telling) <= limit else telling[: limit - 3] + "..."
 
 
