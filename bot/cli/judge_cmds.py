@@ -114,9 +114,13 @@ def _overrides(
     protocol: str | None,
     allow_missing_paper: bool,
     judge: str,
+    rank_model: str | None = None,
+    parse_model: str | None = None,
 ) -> dict[str, Any]:
     return {
         "backend": judge,
+        "rank_model": rank_model,
+        "parse_model": parse_model,
         "model": model,
         "base_url": base_url,
         "leaves_per_call": leaves_per_call,
@@ -136,6 +140,15 @@ _PROTOCOL = click.option(
 _ALLOW = click.option(
     "--allow-missing-paper", is_flag=True, help="Grade a paper without paper.md (every output says so)."
 )
+_RANK_MODEL = click.option(
+    "--rank-model", default=None, help="paperbench protocol's ranking model (default: the grading model)."
+)
+_PARSE_MODEL = click.option(
+    "--parse-model",
+    default=None,
+    help="paperbench protocol's parsing model (default: the grading model; gpt-4o with the default model "
+    "on OpenAI).",
+)
 
 
 @click.command("judge")
@@ -144,7 +157,13 @@ _ALLOW = click.option(
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--code-dev", is_flag=True, help="Grade the Code-Dev variant (Code Development leaves only).")
 @click.option("--model", default=None, help="Model name at the endpoint (default: judge.model).")
-@click.option("--base-url", default=None, help="OpenAI-compatible endpoint (OpenAI, Azure, vLLM, Ollama).")
+@click.option(
+    "--base-url",
+    default=None,
+    help="OpenAI-compatible endpoint (OpenAI, Azure, vLLM, llama.cpp, Ollama); no key needed.",
+)
+@_RANK_MODEL
+@_PARSE_MODEL
 @_PROTOCOL
 @_ALLOW
 @click.option(
@@ -166,6 +185,8 @@ def judge_cmd(
     code_dev: bool,
     model: str | None,
     base_url: str | None,
+    rank_model: str | None,
+    parse_model: str | None,
     protocol: str | None,
     allow_missing_paper: bool,
     leaves_per_call: int | None,
@@ -183,8 +204,9 @@ def judge_cmd(
     """
     paper = resolve_paper(ctx, paper_ref)
     ov = _overrides(
-        model, base_url, leaves_per_call, concurrency, cache_path, protocol, allow_missing_paper, judge
-    )
+        model, base_url, leaves_per_call, concurrency, cache_path, protocol, allow_missing_paper, judge,
+        rank_model, parse_model,
+    )  # fmt: skip
     js = judge_settings(ctx, **ov)
     options = JudgeOptions(js, code_dev=code_dev, secrets=judge_secrets(app_settings(ctx)))
     if estimate:
@@ -197,7 +219,7 @@ def judge_cmd(
             f"estimate for {paper.id} ({js.protocol} protocol, {est.model}): {est.calls} calls for "
             f"{est.leaves} leaves ({cached} from the cache)"
         )
-        cost = f"${est.cost_usd:.2f}" if est.cost_usd is not None else "unknown (model not priced)"
+        cost = f"${est.cost_usd:.2f}" if est.cost_usd is not None else _cost(None)
         click.echo(
             f"input tokens {est.input_tokens} (of which prefix-cached {est.cached_input_tokens}), "
             f"output tokens ~{est.output_tokens}; expected cost {cost}"
@@ -242,6 +264,8 @@ def _as_executed(path: Path, tmp: Path) -> Path:
 )
 @click.option("--model", default=None)
 @click.option("--base-url", default=None)
+@_RANK_MODEL
+@_PARSE_MODEL
 @_ALLOW
 @click.option("--leaves-per-call", type=click.IntRange(1, 64), default=None)
 @click.option("--concurrency", type=click.IntRange(1, 256), default=None)
@@ -258,6 +282,8 @@ def judge_eval_run(
     protocols: str | None,
     model: str | None,
     base_url: str | None,
+    rank_model: str | None,
+    parse_model: str | None,
     allow_missing_paper: bool,
     leaves_per_call: int | None,
     concurrency: int | None,
@@ -281,8 +307,9 @@ def judge_eval_run(
         choices: list[str | None] = list(names) or [None]
         for choice in choices:
             ov = _overrides(
-                model, base_url, leaves_per_call, concurrency, cache_path, choice, allow_missing_paper, judge
-            )
+                model, base_url, leaves_per_call, concurrency, cache_path, choice, allow_missing_paper, judge,
+                rank_model, parse_model,
+            )  # fmt: skip
             js = judge_settings(ctx, **ov)
             target = out_dir / js.protocol if len(names) > 1 else out_dir
             options = JudgeOptions(js, rubric=rubric, secrets=judge_secrets(app_settings(ctx)))

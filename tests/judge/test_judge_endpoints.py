@@ -158,3 +158,15 @@ def test_judge_eval_run_exits_nonzero_when_a_protocol_graded_nothing(
     assert result.exit_code == 1, result.output
     assert "paperbench: incomplete grade" in result.stdout and "reprobot: incomplete grade" in result.stdout
     assert not is_number(last_line(result))
+
+
+def test_rank_and_parse_models_are_set_apart_only_when_asked(
+    executed: Path, paper: Paper, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    with llamacpp_standin() as srv:
+        result = judge(executed, paper, out, srv, "--rank-model", "ranker", "--parse-model", "parser")
+    assert result.exit_code == 0, result.output
+    models = {(r.kind, r.model) for r in srv.received}
+    assert models == {("rank", "ranker"), ("grade_text", "smollm2"), ("parse", "parser")}
+    assert json.loads((out / "judge_summary.json").read_text())["models"] == ["smollm2", "ranker", "parser"]
