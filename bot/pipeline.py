@@ -299,8 +299,9 @@ class LocalGrader:
         if refused:  # the judge's configuration, not the submission's: neutral, and no use waiting
             return outcome(
                 "infra_error",
-                f"incomplete: the judge endpoint refuses this configuration ({refused} leaves not graded; "
-                f"coverage {100 * coverage:.0f}%, partial score {score:.3f}); see judge_summary.json",
+                f"incomplete: the judge's configuration stopped {refused} leaves (an endpoint refusal or "
+                f"the judge budget; coverage {100 * coverage:.0f}%, partial score {score:.3f}); "
+                "see judge_summary.json",
                 score=score,
                 coverage=coverage,
             )

@@ -86,7 +86,7 @@ def test_every_call_refused_is_the_configurations_neutral_and_not_waited_for(
     server.faults.extend(Fault("bad_request") for _ in range(10_000))
     code, out, err = _grade(tmp_path, _config(tmp_path, server, retry_s=600))  # no wait: fast
     assert code == 3, out + err
-    assert "infra_error: incomplete: the judge endpoint refuses this configuration" in err
+    assert "infra_error: incomplete: the judge's configuration stopped 4 leaves" in err
     assert "coverage 0%" in err and "judge unavailable" not in err
     tree = load_graded(tmp_path / "out" / "grade.json")
     assert infra_failed_leaves(tree) == []  # refused, not an outage
