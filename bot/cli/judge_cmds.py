@@ -55,6 +55,8 @@ def _endpoint_line(s: GradeSummary) -> str | None:
     e = s.endpoint
     if e is None:
         return None
+    if e.api == "none":
+        return f"endpoint: none (the {e.backend} judge, offline); requests {e.requests}"
     c = e.capabilities
     window = (
         f"context {c.context_window_tokens:,} tokens ({c.context_source}, margin {c.context_margin:.0%})"
