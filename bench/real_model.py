@@ -148,7 +148,7 @@ def figures(out: Path) -> dict[str, Any]:
         "cost_usd": summary["cost_usd"],
         "models": summary["models"],
         "endpoint": summary.get("endpoint"),
-        "notes": summary.get("notes"),
+        "caveats": summary.get("caveats"),
         "durations_s": {
             k: {"n": len(v), "median": round(statistics.median(v), 1), "max": round(max(v), 1)}
             for k, v in sorted(durations.items())
@@ -177,8 +177,8 @@ def report(result: dict[str, Any]) -> None:
                   f"({caps.get('context_source')}); failed requests {e.get('failed_requests')}")  # fmt: skip
             for line in e.get("learned") or ():
                 print(f"     learned: {line}")
-            for note in fig.get("notes") or ():
-                print(f"     note: {note}")
+            for caveat in fig.get("caveats") or ():
+                print(f"     caveat: {caveat}")
             for kind, d in fig["durations_s"].items():
                 print(f"     {kind:<20} n={d['n']:<3} median {d['median']:>6} s  max {d['max']:>6} s")
             for leaf in fig["leaves"]:

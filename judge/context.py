@@ -14,7 +14,7 @@ any call, and the run says so in one line (not one doomed request per leaf).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -114,15 +114,14 @@ def refusal(settings: JudgeSettings, limit: ContextLimit, model: str, n_prompt: 
 # ------------------------------------------------------------------------------ the planner's check
 
 
+PlannedCalls = Sequence[tuple[str, Sequence[tuple[str, str]], int]]  # (model, messages, expected output)
+
+
 class PlannedItem(Protocol):
-    """What ``screen`` needs of a work item (judge.plan.WorkItem)."""
+    """What ``screen`` needs of a work item (judge.plan.WorkItem): its leaves."""
 
     @property
     def leaves(self) -> tuple[LeafRef, ...]: ...
-
-    def planned_calls(
-        self, settings: JudgeSettings
-    ) -> Sequence[tuple[str, Sequence[tuple[str, str]], int]]: ...
 
 
 @dataclass(frozen=True)
@@ -135,15 +134,18 @@ class ContextScreen:
     line: str | None = None
 
 
-def screen(items: Sequence[Any], settings: JudgeSettings) -> ContextScreen:
-    """Refuse, before any call, the items whose planned calls cannot fit their model's window."""
+def screen(
+    items: Sequence[Any], settings: JudgeSettings, calls_of: Callable[[Any], PlannedCalls]
+) -> ContextScreen:
+    """Refuse, before any call, the items whose planned calls (``calls_of(item)``: what the protocol
+    says it would send, as for ``--estimate``) cannot fit their model's window."""
     kept: list[Any] = []
     refused: list[tuple[LeafRef, str]] = []
     sizes: list[int] = []
     limits: dict[str, ContextLimit] = {}
     for item in items:
         why = None
-        for model, messages, _ in item.planned_calls(settings):
+        for model, messages, _ in calls_of(item):
             limit = limits.setdefault(model, context_limit(settings, model))
             if limit.tokens is None:
                 continue

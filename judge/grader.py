@@ -229,7 +229,7 @@ def judge_executed(
         mode="code-dev" if options.code_dev else "full",
         protocol=settings.protocol,
         models=settings.models(),
-        caveats=caveats,
+        caveats=caveats + plan.notes,
         by_category={
             k: CategoryFigures(v.score, v.coverage, v.leaves, v.passed, v.invalid)
             for k, v in s.by_category.items()
@@ -246,7 +246,6 @@ def judge_executed(
         endpoint=endpoint,
         attempts=endpoint.requests,
         failed_leaves=failure_counts(graded),
-        notes=plan.notes,
     )
     summary_path = out_dir / SUMMARY_FILE
     summary.write(summary_path)

@@ -76,7 +76,7 @@ class Plan:
     shared_files: tuple[str, ...] = ()
     output_files: tuple[str, ...] = ()
     refused: tuple[tuple[LeafRef, str], ...] = ()  # leaves whose prompt cannot fit (judge.context)
-    notes: tuple[str, ...] = ()  # what the run says once about them
+    notes: tuple[str, ...] = ()  # what every output must say (the leaves refused, in one line)
 
 
 def build_plan(
@@ -94,7 +94,7 @@ def build_plan(
         from judge.protocols.reprobot import build_reprobot_plan
 
         plan = build_reprobot_plan(sub, paper, rubric, settings)
-    fit = screen(plan.items, settings)  # judge.context: a prompt that cannot fit is refused now
+    fit = screen(plan.items, settings, lambda item: item.planned_calls(settings))  # judge.context
     return replace(plan, items=fit.kept, refused=fit.refused, notes=(fit.line,) if fit.line else ())
 
 

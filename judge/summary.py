@@ -156,7 +156,6 @@ class GradeSummary:
     endpoint: EndpointRecord | None = None
     attempts: int = 0  # requests sent to the endpoint, failed ones included
     failed_leaves: Mapping[str, int] = field(default_factory=dict)  # leaves without a verdict, by kind
-    notes: tuple[str, ...] = ()  # what the run says once (e.g. leaves refused before any call)
 
     @property
     def model(self) -> str | None:
@@ -206,7 +205,6 @@ class GradeSummary:
             "endpoint": self.endpoint.to_dict() if self.endpoint is not None else None,
             "attempts": self.attempts,
             "failed_leaves": dict(self.failed_leaves),
-            "notes": list(self.notes),
         }
 
     @classmethod
@@ -246,7 +244,6 @@ class GradeSummary:
             endpoint=EndpointRecord.from_dict(d.get("endpoint")),
             attempts=_int(d.get("attempts")),
             failed_leaves={str(k): _int(v) for k, v in _mapping(d.get("failed_leaves")).items()},
-            notes=tuple(n for n in d.get("notes") or () if isinstance(n, str) and n),
         )
 
     def to_json(self) -> str:

@@ -76,8 +76,6 @@ def _print_outcome(outcome: JudgeOutcome) -> None:
     tok = s.tokens
     for caveat in s.caveats:
         click.echo(f"CAVEAT: {caveat}")
-    for note in s.notes:
-        click.echo(f"NOTE: {note}")
     click.echo(
         f"{s.paper_id} ({s.mode}, {s.protocol} protocol, {'/'.join(s.models)}): {s.leaves} leaves, "
         f"passed {s.passed}, could not grade {s.invalid}, coverage {100 * s.coverage:.1f}%"

@@ -108,7 +108,10 @@ class OpenAIBackend:
                 "no judge API key: set GRADER_OPENAI_API_KEY (or OPENAI_API_KEY); a local server "
                 "without keys: --base-url URL (judge.base_url); no model at all: --judge dummy"
             )
-        unpriced = [m for m in settings.models() if settings.price(m) is None]
+        models = {settings.model}
+        if settings.protocol == "paperbench":  # it also ranks and parses
+            models |= {settings.ranking_model, settings.parsing_model}
+        unpriced = sorted(m for m in models if settings.price(m) is None)
         if settings.budget_usd is not None and unpriced:
             raise JudgeConfigError(
                 f"judge.budget_usd is set but {', '.join(unpriced)} at {settings.endpoint_host} has no "
