@@ -43,6 +43,7 @@ class Negotiation:
         self._margin = 0.0 if settings.openai_endpoint else settings.context_margin
         self._ratio: float | None = None  # the endpoint's tokens per o200k token, once it said
         self.refusal: str | None = None
+        self._smaller_caps: dict[str, int] = {}  # request digest -> the cap to send it with again
         self.learned: list[str] = []
         self.requests = 0
         self.failed_requests = 0
@@ -103,6 +104,25 @@ class Negotiation:
             self.cap_param = next(p for p in CAP_PARAMS if p != refused)
             self.learned.append(f"{refused} refused ({why}): {self.cap_param} from now on")
             return True
+
+    # ------------------------------------------------------------------------------- timeouts
+    def cap_for(self, digest: str, cap: int) -> int:
+        """The cap to send this request with: halved for each time it timed out before."""
+        with self._lock:
+            return min(cap, self._smaller_caps.get(digest, cap))
+
+    def timed_out(self, digest: str, cap: int) -> None:
+        """A request timed out with this cap: send it again with half (never under the minimum)."""
+        with self._lock:
+            smaller = max(cap // 2, self.settings.min_output_tokens)
+            if smaller >= cap:
+                return
+            if not self._smaller_caps:
+                self.learned.append(
+                    f"a request timed out with an output cap of {cap:,} tokens: a request that times out "
+                    "is sent again with half its cap"
+                )
+            self._smaller_caps[digest] = smaller
 
     # ----------------------------------------------------------------------------- refusals
     def refuse_all(self, why: str) -> str:

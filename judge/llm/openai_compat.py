@@ -20,6 +20,7 @@ header is sent without one).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -73,6 +74,13 @@ def usage_from(raw_usage: Any) -> Usage:
             (get(completion_details, "reasoning_tokens") if completion_details is not None else 0) or 0
         ),
     )
+
+
+def _digest(model: str, messages: list[tuple[str, str]]) -> str:
+    h = hashlib.sha256(model.encode())
+    for role, content in messages:
+        h.update(b"\x00" + role.encode() + b"\x00" + content.encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
 
 
 def schema_instruction(schema: Mapping[str, Any]) -> str:
@@ -138,7 +146,8 @@ class OpenAIBackend:
         if too_long:
             neg.unsent()
             raise ContextOverflow(too_long, limit.tokens, n_prompt)
-        cap = output_cap(self.settings, model, len(request.leaf_ids))
+        digest = _digest(model, messages)
+        cap = neg.cap_for(digest, output_cap(self.settings, model, len(request.leaf_ids)))
         room = limit.room(n_prompt)
         cap = min(cap, room) if room is not None else cap
         kwargs: dict[str, Any] = {
@@ -168,6 +177,8 @@ class OpenAIBackend:
         except Exception as exc:
             neg.failed()
             sent = [k for k in kwargs if k not in NOT_SENT_PARAMS]
+            if isinstance(exc, self._openai.APITimeoutError):
+                neg.timed_out(digest, cap)
             raise self._translate(exc, model, fmt, n_prompt, cap, request.timeout_s, sent) from None
         if not getattr(completion, "choices", None):
             neg.failed()

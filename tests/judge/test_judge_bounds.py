@@ -9,7 +9,8 @@
   ``max_tokens`` elsewhere), swapped once when refused (OpenAI's reasoning models refuse
   ``max_tokens``);
 - a refused parameter the run needs refuses the run once: later requests are not sent;
-- a timeout closes the connection, and a server that watches it stops generating;
+- a timeout closes the connection, and a server that watches it stops generating; the request is
+  sent again with half its output cap;
 - prices follow the configured model name, never the echoed one; a custom endpoint is unpriced
   unless priced; a dollar budget that cannot be counted is refused before any call.
 """
@@ -144,6 +145,20 @@ def test_a_timeout_closes_the_connection_and_a_watching_server_stops() -> None:
             time.sleep(0.05)
     rec = srv.received[0]
     assert rec.cap == 1024 and rec.abandoned and rec.generated < 1024 // 2
+
+
+def test_a_request_that_timed_out_is_sent_again_with_half_its_cap() -> None:
+    with llamacpp_standin(junk=True, seconds_per_token=0.05) as srv:
+        backend = make_backend(JudgeSettings(base_url=srv.base_url, model="smollm2", timeout_s=0.5), None)
+        request = LLMRequest((("user", "Grade the criteria."),), ("a", "b"), timeout_s=0.5)  # cap 2,048
+        for _ in range(4):
+            with pytest.raises(TransientLLMError):
+                backend.complete(request)
+        other = LLMRequest((("user", "Another request."),), ("a", "b"), timeout_s=0.5)
+        with pytest.raises(TransientLLMError):
+            backend.complete(other)
+    assert [r.cap for r in srv.received] == [2048, 1024, 512, 512, 2048]  # never under the minimum
+    assert any("sent again with half its cap" in x for x in backend.endpoint().learned)
 
 
 def test_prices_follow_the_configured_name_never_the_echoed_one(
