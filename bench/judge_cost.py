@@ -25,7 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from judge.config import JudgeSettings  # noqa: E402
+from judge.config import DEFAULT_PRICES, JudgeSettings  # noqa: E402
 from judge.grader import JudgeOptions, judge_executed  # noqa: E402
 from judge.llm import OpenAIBackend  # noqa: E402
 from judge.papers import Paper  # noqa: E402
@@ -48,7 +48,12 @@ def run(
             longest[0] = max(longest[0], n)
 
     with OpenAIStandIn(latency_s=latency, observe=observe) as srv:
-        js = JudgeSettings(protocol=protocol, base_url=srv.base_url, concurrency=concurrency, timeout_s=120)
+        # the stand-in plays OpenAI: its list prices, PaperBench's parse model, o3-mini's window
+        js = JudgeSettings(
+            protocol=protocol, base_url=srv.base_url, concurrency=concurrency, timeout_s=120,
+            prices=dict(DEFAULT_PRICES), parse_model="gpt-4o", context_window_tokens=200_000,
+            context_margin=0.0,
+        )  # fmt: skip
         t0 = time.monotonic()
         outcome = judge_executed(
             executed, paper, out, JudgeOptions(js), OpenAIBackend.from_settings(js, "sk-bench")

@@ -21,6 +21,7 @@ from bot.grading import GradeOutcome, GradeRequest, ProgressFn
 from bot.results import EXECUTED_FILES, REPRODUCE_LOG, BlacklistRecord, ResultFolder
 from bot.settings import Settings
 from judge.errors import JudgeError, PaperNotFound, RubricError
+from judge.failures import FailureKind
 from judge.papers import Paper, PaperRegistry, paper_caveats
 from judge.progress import JudgeProgress
 from judge.summary import GradeSummary
@@ -284,6 +285,16 @@ class LocalGrader:
                 "infra_error",
                 f"incomplete: judge unavailable ({unavailable} leaves not graded; "
                 f"coverage {100 * coverage:.0f}%, partial score {score:.3f})",
+                score=score,
+                coverage=coverage,
+            )
+        refused = summary.failed_leaves.get(FailureKind.REFUSED.value, 0)
+        if refused:  # the judge's configuration, not the submission's: neutral, and no use waiting
+            return outcome(
+                "infra_error",
+                f"incomplete: the judge's configuration stopped {refused} leaves (an endpoint refusal or "
+                f"the judge budget; coverage {100 * coverage:.0f}%, partial score {score:.3f}); "
+                "see judge_summary.json",
                 score=score,
                 coverage=coverage,
             )

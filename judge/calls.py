@@ -27,10 +27,10 @@ from judge.llm import (
     LLMRequest,
     LLMResponse,
     PermanentLLMError,
-    StructuredOutputUnsupported,
     TransientLLMError,
     Usage,
 )
+from judge.llm.errors import MAX_ADAPTATIONS, EndpointAdapted
 from judge.plan import WorkItem
 from judge.prompts import RESPONSE_SCHEMA_NAME, Verdict
 from judge.secrets import NO_SECRETS, Scrubber
@@ -187,14 +187,14 @@ class CallRunner:
         model = model or self.backend.model
         attempts = 0
         call_ids: list[int] = []
-        fallback_done = False
         give_up_at = time.monotonic() + self.settings.retry_for_s
+        adaptations = 0
         while True:
             attempts += 1
             request = LLMRequest(
                 tuple(messages),
                 tuple(leaf_ids),
-                schema if self.structured else None,
+                schema,
                 schema_name,
                 self.settings.timeout_s,
                 model,
@@ -208,7 +208,7 @@ class CallRunner:
                 "attempt": attempts,
                 "started_at": started,
             }
-            req_meta = {"model": model, "structured_output": self.structured and schema is not None}
+            req_meta = {"model": model, "structured_output": schema is not None}
 
             def failed(error: str, **extra: Any) -> None:  # a failed call goes on the audit record too
                 record = {**base, "duration_s": round(time.monotonic() - t0, 3), "request": req_meta}  # noqa: B023
@@ -217,14 +217,14 @@ class CallRunner:
 
             try:
                 response = self.backend.complete(request)
-            except StructuredOutputUnsupported as exc:
-                failed(f"structured output refused, resending as plain text: {str(exc)[:300]}")
-                self.structured = False
-                if fallback_done:
+            except EndpointAdapted as exc:  # the backend stepped down (format, cap): send again
+                failed(f"the endpoint refused; adapted, resending: {str(exc)[:300]}")
+                adaptations += 1
+                if adaptations > MAX_ADAPTATIONS:
                     raise LeafFailure(
-                        FailureKind.REFUSED, "the endpoint refused the request format"
+                        kind_of(exc, FailureKind.REFUSED),
+                        f"judge call failed: the endpoint kept refusing ({exc})",
                     ) from None
-                fallback_done = True
                 attempts -= 1
                 continue
             except TransientLLMError as exc:
@@ -238,7 +238,7 @@ class CallRunner:
                     ) from None
                 time.sleep(delay)
                 continue
-            except PermanentLLMError as exc:
+            except PermanentLLMError as exc:  # refused (configuration) or permanent (this request)
                 failed(str(exc))
                 raise LeafFailure(kind_of(exc, FailureKind.PERMANENT), f"judge call failed: {exc}") from None
             except Exception as exc:  # any other backend error that declares its kind fails these leaves
@@ -247,8 +247,8 @@ class CallRunner:
                     raise  # JudgeBackendFatal and bugs stop the grade
                 failed(str(exc))
                 raise LeafFailure(declared, f"judge call failed: {exc}") from None
-            # priced by the model that answered (a dated snapshot name maps to its family)
-            cost = self.accounting.add(response.usage, response.model or model)
+            # priced by the model asked for, as configured (never the name an endpoint echoes)
+            cost = self.accounting.add(response.usage, model)
             call_ids.append(
                 self.audit.write(
                     {

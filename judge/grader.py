@@ -21,6 +21,7 @@ from judge.cache import LeafCache
 from judge.calls import AuditLog, CallRunner, ItemResult, Problem, now
 from judge.citations import LOG_FILE, SubmissionText, check_citations
 from judge.config import JudgeSettings
+from judge.context import screen
 from judge.errors import JudgeError
 from judge.evidence import ExecutedSubmission, load_executed
 from judge.failures import FailureKind
@@ -37,7 +38,7 @@ from judge.protocols.registry import protocol_named
 from judge.rubric import RubricNode, code_dev_rubric
 from judge.schedule import send_items
 from judge.secrets import Scrubber
-from judge.summary import SUMMARY_FILE, CategoryFigures, GradeSummary, TokenFigures
+from judge.summary import SUMMARY_FILE, CategoryFigures, GradeSummary, TokenFigures, failure_counts
 
 __all__ = ["ExecutionInfraError", "JudgeOptions", "JudgeOutcome", "PaperMissing", "judge_executed"]
 
@@ -78,7 +79,12 @@ def plan_for(
         )
     rubric = options.rubric or paper.rubric
     rubric = code_dev_rubric(rubric) if options.code_dev else rubric
-    return sub, rubric, protocol.plan(sub, paper, rubric, options.settings, options.code_dev)
+    settings = options.settings
+    plan = protocol.plan(sub, paper, rubric, settings, options.code_dev)
+    # leaves whose smallest prompt cannot fit the model's context are refused here, said once
+    fit = screen(plan.items, settings, lambda item: protocol.planned_calls(item, settings))
+    notes = (*plan.notes, fit.line) if fit.line else plan.notes
+    return sub, rubric, replace(plan, items=fit.kept, refused=fit.refused, notes=notes)
 
 
 def _open_cache(options: JudgeOptions) -> LeafCache:
@@ -147,6 +153,11 @@ def judge_executed(
         meta = replace(base, category=ref.leaf.task_category, no_call=True)
         book.grades[ref.leaf.id] = LeafGrade(0.0, True, NO_OUTPUTS_EXPLANATION, meta.to_dict())
 
+    for ref, reason in plan.refused:  # their prompt cannot fit the context: refused before any call
+        meta = replace(base, category=ref.leaf.task_category, no_call=True)
+        meta = meta.failed(reason, FailureKind.REFUSED)
+        book.grades[ref.leaf.id] = LeafGrade.invalid(f"Could not grade: {reason}", meta.to_dict())
+
     cache = _open_cache(options)
     accounting = Accounting(settings)
     calls_path = out_dir / JUDGE_CALLS
@@ -188,6 +199,7 @@ def judge_executed(
     grade_path = out_dir / GRADE
     dump_graded(graded, grade_path)
     s = summarize(graded)
+    endpoint = backend.endpoint()
     summary = GradeSummary(
         paper_id=paper.id,
         score=s.score,
@@ -212,6 +224,9 @@ def judge_executed(
         finished_at=now(),
         prompt_version=settings.prompt_version,
         run_status=sub.metadata.status,
+        endpoint=endpoint,
+        attempts=endpoint.requests,
+        failed_leaves=failure_counts(graded),
     )
     summary_path = out_dir / SUMMARY_FILE
     summary.write(summary_path)

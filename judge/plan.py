@@ -48,7 +48,8 @@ class Plan(Generic[P]):
     items: tuple[WorkItem[P], ...]
     no_call: tuple[LeafRef, ...]  # Result Analysis leaves with no touched outputs: 0 without a call
     leaves: tuple[LeafRef, ...]
-    notes: tuple[str, ...] = ()  # what every output must say about the evidence (a log not reduced)
+    notes: tuple[str, ...] = ()  # what every output must say (a log not reduced, leaves refused)
+    refused: tuple[tuple[LeafRef, str], ...] = ()  # leaves whose prompt cannot fit (judge.context)
 
 
 def wave_order(

@@ -3,6 +3,12 @@
 Caveats are what every output must say beside the score (the dummy judge's "not a real grade",
 "graded WITHOUT the paper"): outputs print them, they never ask what kind of judge ran. Old
 summaries with ``"dummy": true`` still load (as the dummy judge's caveat).
+
+It also says what the grade was made with and what it lacks: the endpoint (host, negotiated
+capabilities, requests sent, failed ones included), the leaves without a verdict by the kind of
+failure, and ``incomplete()``: a grade some leaf has no verdict in is not a score to print bare;
+its exit status is 1 when the configuration must change (a refusal, an answer no grade can be read
+from) and 3 when the endpoint failed (retry later).
 """
 
 from __future__ import annotations
@@ -14,6 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from judge.endpoint import EndpointRecord
+from judge.errors import JudgeError
+from judge.failures import FailureKind
+from judge.graded import GradedNode
 from judge.outputs import JUDGE_SUMMARY
 
 DUMMY_CAVEAT = "dummy judge: word overlap, no model; not a real grade"
@@ -30,6 +40,10 @@ def _num(value: Any) -> float | None:
 def _int(value: Any) -> int:
     n = _num(value)
     return int(n) if n is not None else 0
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def _str(value: Any) -> str | None:
@@ -89,6 +103,35 @@ class TokenFigures:
 
 
 @dataclass(frozen=True, slots=True)
+class Incomplete:
+    """A grade with leaves that have no verdict: the exit status and the line that says why."""
+
+    exit_code: int  # 1: the configuration's to fix; 3: the endpoint failed
+    line: str
+
+
+class IncompleteGrade(JudgeError):
+    """Raised by a command after it wrote and printed an incomplete grade: its one line and exit."""
+
+    def __init__(self, incomplete: Incomplete) -> None:
+        super().__init__(incomplete.line)
+        self.exit_code = incomplete.exit_code
+
+
+def failure_counts(graded: GradedNode) -> dict[str, int]:
+    """Leaves without a verdict, by the kind of their failure (``judge_metadata["error_kind"]``)."""
+    counts: dict[str, int] = {}
+    kinds = {k.value for k in FailureKind}
+    for leaf in graded.leaves():
+        if leaf.valid_score:
+            continue
+        kind = (leaf.judge_metadata or {}).get("error_kind")
+        key = kind if kind in kinds else FailureKind.PERMANENT.value
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+@dataclass(frozen=True, slots=True)
 class GradeSummary:
     paper_id: str
     score: float
@@ -110,10 +153,31 @@ class GradeSummary:
     finished_at: str | None = None
     prompt_version: str | None = None
     run_status: str | None = None
+    endpoint: EndpointRecord | None = None
+    attempts: int = 0  # requests sent to the endpoint, failed ones included
+    failed_leaves: Mapping[str, int] = field(default_factory=dict)  # leaves without a verdict, by kind
 
     @property
     def model(self) -> str | None:
         return self.models[0] if self.models else None
+
+    def incomplete(self) -> Incomplete | None:
+        """None when every leaf got a verdict; else the exit status and the one line to say."""
+        if self.invalid == 0:
+            return None
+        kinds = {k: n for k, n in self.failed_leaves.items() if n}
+        said = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or f"{self.invalid} invalid"
+        line = (
+            f"incomplete grade: {self.invalid} of {self.leaves} leaves have no verdict ({said}); "
+            f"coverage {100 * self.coverage:.1f}%, partial score {self.score:.4f}"
+        )
+        refused = kinds.get(FailureKind.REFUSED.value, 0)
+        transient = kinds.get(FailureKind.TRANSIENT.value, 0)
+        if transient and not refused:
+            return Incomplete(3, line + ": the judge endpoint failed (retry later)")
+        if refused:
+            return Incomplete(1, line + ": the endpoint refuses what the configuration asks (see above)")
+        return Incomplete(1, line + ": the model's answers could not be read as grades")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -138,6 +202,9 @@ class GradeSummary:
             "finished_at": self.finished_at,
             "prompt_version": self.prompt_version,
             "run_status": self.run_status,
+            "endpoint": self.endpoint.to_dict() if self.endpoint is not None else None,
+            "attempts": self.attempts,
+            "failed_leaves": dict(self.failed_leaves),
         }
 
     @classmethod
@@ -174,6 +241,9 @@ class GradeSummary:
             finished_at=_str(d.get("finished_at")),
             prompt_version=_str(d.get("prompt_version")),
             run_status=_str(d.get("run_status")),
+            endpoint=EndpointRecord.from_dict(d.get("endpoint")),
+            attempts=_int(d.get("attempts")),
+            failed_leaves={str(k): _int(v) for k, v in _mapping(d.get("failed_leaves")).items()},
         )
 
     def to_json(self) -> str:

@@ -25,6 +25,7 @@ from judge.judge_eval import judge_eval
 from judge.llm import LLMBackend
 from judge.papers import Paper
 from judge.rubric import parse_rubric
+from judge.summary import GradeSummary, IncompleteGrade
 from runner.errors import RunnerError
 from runner.layout import CREATION_TIME, EXECUTED_DIR, REPRODUCE_LOG, RUN_METADATA
 from runner.metadata import RunMetadata
@@ -39,10 +40,12 @@ def judge_backend(ctx: click.Context, js: JudgeSettings) -> LLMBackend:
 
 
 def _cost(value: float | None) -> str:
-    return f"${value:.4f}" if value is not None else "unknown cost (model not in the price table)"
+    return f"${value:.4f}" if value is not None else "unpriced (no price for this model here: judge.prices)"
 
 
 def _print_outcome(outcome: JudgeOutcome) -> None:
+    """The summary on stdout; the score as the last line only when every leaf got a verdict,
+    else the grade's one line and its exit status (1 configuration, 3 the endpoint failed)."""
     s = outcome.summary
     tok = s.tokens
     for caveat in s.caveats:
@@ -52,11 +55,28 @@ def _print_outcome(outcome: JudgeOutcome) -> None:
         f"passed {s.passed}, could not grade {s.invalid}, coverage {100 * s.coverage:.1f}%"
     )
     click.echo(
-        f"calls {s.calls} (leaves from cache {s.cached_leaves}), tokens in {tok.input} "
-        f"(cached {tok.cached_input}) out {tok.output} (reasoning {tok.reasoning}), {_cost(s.cost_usd)}"
+        f"calls {s.calls} (leaves from cache {s.cached_leaves}), requests sent {s.attempts}, tokens in "
+        f"{tok.input} (cached {tok.cached_input}) out {tok.output} (reasoning {tok.reasoning}), "
+        f"{_cost(s.cost_usd)}"
     )
+    endpoint = s.endpoint.describe() if s.endpoint is not None else None
+    if endpoint:
+        click.echo(endpoint)
+    for line in s.endpoint.learned if s.endpoint else ():
+        click.echo(f"learned: {line}")
     click.echo(f"wrote {outcome.grade_path}, {outcome.summary_path}, {outcome.calls_path}")
-    click.echo(repr(float(s.score)))
+    _finish(s)
+
+
+def _finish(s: GradeSummary, as_json: bool = False) -> None:
+    incomplete = s.incomplete()
+    if incomplete is None:
+        if not as_json:
+            click.echo(repr(float(s.score)))
+        return
+    if not as_json:
+        click.echo(f"no score: {incomplete.line}")  # the last line is never a bare number then
+    raise IncompleteGrade(incomplete)
 
 
 def _overrides(
@@ -68,9 +88,13 @@ def _overrides(
     protocol: str | None,
     allow_missing_paper: bool,
     judge: str,
+    rank_model: str | None = None,
+    parse_model: str | None = None,
 ) -> dict[str, Any]:
     return {
         "backend": judge,
+        "rank_model": rank_model,
+        "parse_model": parse_model,
         "model": model,
         "base_url": base_url,
         "leaves_per_call": leaves_per_call,
@@ -90,6 +114,15 @@ _PROTOCOL = click.option(
 _ALLOW = click.option(
     "--allow-missing-paper", is_flag=True, help="Grade a paper without paper.md (every output says so)."
 )
+_RANK_MODEL = click.option(
+    "--rank-model", default=None, help="paperbench protocol's ranking model (default: the grading model)."
+)
+_PARSE_MODEL = click.option(
+    "--parse-model",
+    default=None,
+    help="paperbench protocol's parsing model (default: the grading model; gpt-4o with the default model "
+    "on OpenAI).",
+)
 
 
 @click.command("judge")
@@ -98,7 +131,13 @@ _ALLOW = click.option(
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--code-dev", is_flag=True, help="Grade the Code-Dev variant (Code Development leaves only).")
 @click.option("--model", default=None, help="Model name at the endpoint (default: judge.model).")
-@click.option("--base-url", default=None, help="OpenAI-compatible endpoint (OpenAI, Azure, vLLM, Ollama).")
+@click.option(
+    "--base-url",
+    default=None,
+    help="OpenAI-compatible endpoint (OpenAI, Azure, vLLM, llama.cpp, Ollama); no key needed.",
+)
+@_RANK_MODEL
+@_PARSE_MODEL
 @_PROTOCOL
 @_ALLOW
 @click.option(
@@ -120,6 +159,8 @@ def judge_cmd(
     code_dev: bool,
     model: str | None,
     base_url: str | None,
+    rank_model: str | None,
+    parse_model: str | None,
     protocol: str | None,
     allow_missing_paper: bool,
     leaves_per_call: int | None,
@@ -140,8 +181,9 @@ def judge_cmd(
     """
     paper = resolve_paper(ctx, paper_ref)
     ov = _overrides(
-        model, base_url, leaves_per_call, concurrency, cache_path, protocol, allow_missing_paper, judge
-    )
+        model, base_url, leaves_per_call, concurrency, cache_path, protocol, allow_missing_paper, judge,
+        rank_model, parse_model,
+    )  # fmt: skip
     js = judge_settings(ctx, **ov)
     with tempfile.TemporaryDirectory(prefix="reprobot-judge-") as tmp:
         executed, bare = _as_executed(executed, Path(tmp))
@@ -171,7 +213,7 @@ def _judge(
             f"estimate for {paper.id} ({js.protocol} protocol, {est.model}): {est.calls} calls for "
             f"{est.leaves} leaves ({cached} from the cache)"
         )
-        cost = f"${est.cost_usd:.2f}" if est.cost_usd is not None else "unknown (model not priced)"
+        cost = f"${est.cost_usd:.2f}" if est.cost_usd is not None else _cost(None)
         click.echo(
             f"input tokens {est.input_tokens} (of which prefix-cached {est.cached_input_tokens}), "
             f"output tokens ~{est.output_tokens}; expected cost {cost}"
@@ -185,6 +227,7 @@ def _judge(
         view.close()
     if as_json:
         echo_json(outcome.summary.to_dict())
+        _finish(outcome.summary, as_json=True)
         return
     _print_outcome(outcome)
 
@@ -244,6 +287,8 @@ def _as_executed(path: Path, tmp: Path) -> tuple[Path, Path | None]:
 )
 @click.option("--model", default=None)
 @click.option("--base-url", default=None)
+@_RANK_MODEL
+@_PARSE_MODEL
 @_ALLOW
 @click.option("--leaves-per-call", type=click.IntRange(1, 64), default=None)
 @click.option("--concurrency", type=click.IntRange(1, 256), default=None)
@@ -260,6 +305,8 @@ def judge_eval_run(
     protocols: str | None,
     model: str | None,
     base_url: str | None,
+    rank_model: str | None,
+    parse_model: str | None,
     allow_missing_paper: bool,
     leaves_per_call: int | None,
     concurrency: int | None,
@@ -277,13 +324,15 @@ def judge_eval_run(
         if name not in PROTOCOLS:
             raise click.BadParameter(f"unknown protocol {name!r} (one of {', '.join(PROTOCOLS)})")
     runs: list[dict[str, Any]] = []
+    summaries: list[GradeSummary] = []
     with tempfile.TemporaryDirectory(prefix="reprobot-judge-eval-") as tmp:
         executed, bare = _as_executed(submission, Path(tmp))
         choices: list[str | None] = list(names) or [None]
         for choice in choices:
             ov = _overrides(
-                model, base_url, leaves_per_call, concurrency, cache_path, choice, allow_missing_paper, judge
-            )
+                model, base_url, leaves_per_call, concurrency, cache_path, choice, allow_missing_paper, judge,
+                rank_model, parse_model,
+            )  # fmt: skip
             js = judge_settings(ctx, **ov)
             target = out_dir / js.protocol if len(names) > 1 else out_dir
             secrets = judge_secrets(app_settings(ctx))
@@ -295,8 +344,10 @@ def judge_eval_run(
                 view.close()
             result = judge_eval(outcome.graded, gold_tree, source=str(outcome.grade_path))
             runs.append({"out": str(target), "judge_eval": result.to_dict(), **outcome.summary.to_dict()})
+            summaries.append(outcome.summary)
     if as_json:
         echo_json(runs if len(names) > 1 else runs[0])
+        _finish_runs(summaries, as_json=True)
         return
     for caveat in dict.fromkeys(c for run in runs for c in run["caveats"]):
         click.echo(f"CAVEAT: {caveat}")
@@ -315,6 +366,19 @@ def judge_eval_run(
             if ev[side]:
                 click.echo(f"    {len(ev[side])} leaves {side.replace('_', ' ')}")
     sys.stdout.flush()
+    _finish_runs(summaries)
+
+
+def _finish_runs(summaries: list[GradeSummary], as_json: bool = False) -> None:
+    """Every run graded every leaf, or the runs' lines and the exit status (1 over 3)."""
+    incomplete = [(s.protocol, i) for s in summaries if (i := s.incomplete()) is not None]
+    if not incomplete:
+        return
+    if not as_json:
+        for protocol, i in incomplete:
+            click.echo(f"{protocol}: {i.line}")
+    worst = min(incomplete, key=lambda pi: pi[1].exit_code)[1]  # 1 (configuration) before 3 (outage)
+    raise IncompleteGrade(worst)
 
 
 COMMANDS: list[click.Command] = [judge_cmd, judge_eval_run]

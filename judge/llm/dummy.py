@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Sequence
 
+from judge.endpoint import Capabilities, EndpointRecord
 from judge.fences import FENCE_CLOSE, FENCE_OPEN
 from judge.llm.seam import KIND_GRADE_TEXT, KIND_PARSE, KIND_RANK, LLMRequest, LLMResponse, Usage
 from judge.protocols.tree import tree_paths
@@ -44,6 +46,14 @@ class DummyBackend:
     def __init__(self, pass_rate: float = 0.5, model: str = "dummy") -> None:
         self.pass_rate = pass_rate  # overlap share needed to pass
         self.model = model
+        self._requests = 0
+        self._lock = threading.Lock()
+
+    def endpoint(self) -> EndpointRecord:
+        with self._lock:
+            return EndpointRecord(
+                self.name, "none (offline)", "none", Capabilities("json_schema", None), (), self._requests
+            )
 
     @staticmethod
     def _evidence(messages: Sequence[tuple[str, str]]) -> str:
@@ -104,7 +114,11 @@ class DummyBackend:
         return json.dumps({"grades": grades})
 
     def complete(self, request: LLMRequest) -> LLMResponse:
+        with self._lock:
+            self._requests += 1
         text = self._answer(request)
         prompt_tokens = sum(estimate_tokens(c) for _, c in request.messages)
         usage = Usage(input=prompt_tokens, output=estimate_tokens(text))
-        return LLMResponse(text, usage, self.model, request.schema is not None, {"dummy": True})
+        structured = request.schema is not None
+        fmt = "json_schema" if structured else "text"
+        return LLMResponse(text, usage, self.model, structured, {"dummy": True}, fmt)

@@ -15,20 +15,30 @@ from judge.errors import JudgeError
 from judge.failures import FailureKind
 
 
-class JudgeConfigError(JudgeError):
+class _Kinded:
+    """``kind`` (a class attribute) also read as ``failure_kind``, the name callers may look for."""
+
+    kind: ClassVar[FailureKind]
+
+    @property
+    def failure_kind(self) -> FailureKind:
+        return self.kind
+
+
+class JudgeConfigError(_Kinded, JudgeError):
     """The judge cannot start: no API key, bad endpoint settings, a budget it cannot enforce."""
 
     kind: ClassVar[FailureKind] = FailureKind.REFUSED
 
 
-class JudgeBackendFatal(JudgeError):
+class JudgeBackendFatal(_Kinded, JudgeError):
     """The endpoint refuses every request (bad key, unknown model): stop, do not mark leaves."""
 
     kind: ClassVar[FailureKind] = FailureKind.REFUSED
     exit_code = 1  # the organizer's configuration, never an outage
 
 
-class TransientLLMError(Exception):
+class TransientLLMError(_Kinded, Exception):
     """The endpoint's trouble: retry (with the server's Retry-After when it gave one)."""
 
     kind: ClassVar[FailureKind] = FailureKind.TRANSIENT
@@ -39,7 +49,7 @@ class TransientLLMError(Exception):
         self.retry_after = retry_after
 
 
-class PermanentLLMError(Exception):
+class PermanentLLMError(_Kinded, Exception):
     """This request failed for good for what it held: the leaves it grades become invalid."""
 
     kind: ClassVar[FailureKind] = FailureKind.PERMANENT
@@ -61,6 +71,15 @@ class ContextOverflow(RequestRefused):
         self.prompt_tokens = prompt_tokens
 
 
-class StructuredOutputUnsupported(RequestRefused):
+class EndpointAdapted(RequestRefused):
+    """The endpoint refused something the backend can do without (a response format, the name of
+    the output-cap parameter, a cap too large for its context): the backend has adapted and
+    remembers it for the run. Send the same request again (at most ``MAX_ADAPTATIONS`` times)."""
+
+
+class StructuredOutputUnsupported(EndpointAdapted):
     """The endpoint refused the response format asked for; the backend has already stepped down
     to the next format (JSON schema -> JSON object -> plain text): send the request again."""
+
+
+MAX_ADAPTATIONS = 4  # two formats to step down, one cap parameter to swap, one cap to clamp

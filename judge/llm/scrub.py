@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
+from judge.endpoint import EndpointRecord
 from judge.errors import JudgeError
 from judge.llm.errors import PermanentLLMError, TransientLLMError
 from judge.llm.seam import LLMBackend, LLMRequest, LLMResponse
@@ -32,7 +34,13 @@ class ScrubbedBackend:
             if isinstance(exc, TransientLLMError):
                 exc.reason = s.text(exc.reason)
             raise exc from None
-        return LLMResponse(s.text(r.text), r.usage, s.text(r.model), r.structured, s.obj(dict(r.raw)))
+        return LLMResponse(
+            s.text(r.text), r.usage, s.text(r.model), r.structured, s.obj(dict(r.raw)), r.response_format
+        )
+
+    def endpoint(self) -> EndpointRecord:
+        record = self.inner.endpoint()
+        return replace(record, learned=tuple(self.scrubber.text(line) for line in record.learned))
 
 
 def scrubbed(backend: LLMBackend, extra_secrets: Sequence[str] = ()) -> LLMBackend:

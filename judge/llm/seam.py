@@ -2,8 +2,9 @@
 ``Usage``), and the ``LLMBackend`` Protocol every provider implements.
 
 A backend declares its identity (``name``, ``caveat``: what every output must say beside a grade
-it made, the ``secrets`` it holds) and answers one request at a time; it raises only the
-exceptions of ``judge.llm.errors``, each carrying its ``FailureKind``.
+it made, the ``secrets`` it holds), answers one request at a time, and says what it negotiated
+with its endpoint (``endpoint()``, recorded in judge_summary.json); it raises only the exceptions
+of ``judge.llm.errors``, each carrying its ``FailureKind``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from judge.endpoint import EndpointRecord
 
 # What a request asks for (the dummy judge answers by it; the wire never carries it):
 KIND_GRADES = "grades"  # reprobot protocol: JSON verdicts for the leaf ids
@@ -68,9 +71,10 @@ class LLMRequest:
 class LLMResponse:
     text: str
     usage: Usage
-    model: str
-    structured: bool
+    model: str  # the name the endpoint answered with (recorded; prices follow the name asked for)
+    structured: bool  # the endpoint was asked for JSON (a schema or a JSON object)
     raw: Mapping[str, Any] = field(default_factory=dict)
+    response_format: str = "text"  # json_schema | json_object | text: how this answer was asked for
 
 
 class LLMBackend(Protocol):
@@ -80,3 +84,7 @@ class LLMBackend(Protocol):
     secrets: tuple[str, ...]  # values that must never appear in an output (the API key)
 
     def complete(self, request: LLMRequest) -> LLMResponse: ...
+
+    def endpoint(self) -> EndpointRecord:
+        """The endpoint as negotiated so far: host, capabilities, what was learned, requests sent."""
+        ...

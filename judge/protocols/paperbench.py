@@ -27,6 +27,7 @@ from judge.cache import leaf_key
 from judge.calls import CallRunner, ItemResult, LeafAnswer, LeafFailure, Problem
 from judge.citations import CITATIONS_SCHEMA, LOG_FILE, parse_citations
 from judge.config import JudgeSettings
+from judge.context import planning_window
 from judge.evidence import ExecutedSubmission
 from judge.failures import FailureKind
 from judge.fences import fence
@@ -130,7 +131,7 @@ def build_paperbench_plan(
     reduced = reduce_log(raw_log, "paperbench") if raw_log is not None else None
     log = reduced.text if reduced is not None else NO_FILE
     window = fit_window(
-        paper.paper_md or "", log, settings.context_window_tokens, settings.buffer_tokens, settings.model
+        paper.paper_md or "", log, planning_window(settings), settings.buffer_tokens, settings.model
     )
     paper_msg = text.msg(
         "The paper", window.paper or "(the paper text is unavailable: grading without it was allowed)"
@@ -182,14 +183,14 @@ def build_paperbench_plan(
         task = PaperBenchTask(
             ref, cat, sub, rank_messages, grade_head, tuple(tail),
             window.avail[known] - FILES_BUFFER_TOKENS, settings.ranking_model, settings.model,
-            settings.parse_model, guesses[known],
+            settings.parsing_model, guesses[known],
         )  # fmt: skip
         h = hashlib.sha256()
         for _, content in (*rank_messages, *grade_head, *tail):
             h.update(content.encode("utf-8", "surrogatepass") + b"\x00")
         h.update(digest.encode())
         ev = h.hexdigest()
-        version = f"{settings.prompt_version}/{PROTOCOL}/{settings.ranking_model}/{settings.parse_model}"
+        version = f"{settings.prompt_version}/{PROTOCOL}/{settings.ranking_model}/{settings.parsing_model}"
         key = leaf_key(settings.model, version, ref.leaf, ref.ancestors, ev)
         items.append(WorkItem(len(items), FAMILY_OF.get(cat, "cd"), (ref,), (key,), ev, (), task))
     notes = (f"reproduce.log not reduced: {reduced.fallback}",) if reduced and reduced.fallback else ()
@@ -265,7 +266,7 @@ class PaperBenchProtocol:
     name = PROTOCOL
 
     def models(self, settings: JudgeSettings) -> tuple[str, ...]:
-        return tuple(dict.fromkeys((settings.model, settings.ranking_model, settings.parse_model)))
+        return tuple(dict.fromkeys((settings.model, settings.ranking_model, settings.parsing_model)))
 
     def leaves_per_call(self, settings: JudgeSettings) -> int:
         return 1

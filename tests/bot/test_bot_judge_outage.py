@@ -3,8 +3,9 @@ reasons (429, 5xx, connection errors, timeouts: a ``transient`` failure kind, re
 error was caught; message text decides nothing) are retried with backoff for
 ``bot.judge_retry_s`` while the leaf cache keeps the good ones; a grade still incomplete then is
 ``infra_error`` ("incomplete: judge unavailable", coverage shown), ``reprobot grade`` exits 3, and
-the check run is neutral, never failure. Driven through the real ``openai`` client against the
-OpenAI stand-in on a real socket."""
+the check run is neutral, never failure. An endpoint that refuses the configuration (a 400) is not
+an outage: nothing is waited for, and the grade is neutral too (the organizer's to fix). Driven
+through the real ``openai`` client against the OpenAI stand-in on a real socket."""
 
 from __future__ import annotations
 
@@ -81,6 +82,21 @@ def test_every_call_failing_is_incomplete_and_exits_3(
     assert all(asked[leaf] >= 2 for leaf in leaves), asked  # retried, not given up at once
 
 
+def test_every_call_refused_is_the_configurations_neutral_and_not_waited_for(
+    tmp_path: Path, server: OpenAIStandIn
+) -> None:
+    server.faults.extend(Fault("bad_request") for _ in range(10_000))
+    code, out, err = _grade(tmp_path, _config(tmp_path, server, retry_s=600))  # no wait: fast
+    assert code == 3, out + err
+    assert "infra_error: incomplete: the judge's configuration stopped 4 leaves" in err
+    assert "coverage 0%" in err and "judge unavailable" not in err
+    tree = load_graded(tmp_path / "out" / "grade.json")
+    assert infra_failed_leaves(tree) == []  # refused, not an outage
+    assert all(leaf.judge_metadata["error_kind"] == "refused" for leaf in tree.leaves())  # type: ignore[index]
+    asked = Counter(leaf for r in server.received for leaf in r.leaf_ids)
+    assert set(asked.values()) == {1}, asked  # each leaf's first call refused once, never retried
+
+
 def test_a_passing_outage_is_retried_and_the_cache_keeps_the_good_leaves(
     tmp_path: Path, server: OpenAIStandIn
 ) -> None:
@@ -95,9 +111,9 @@ def test_a_passing_outage_is_retried_and_the_cache_keeps_the_good_leaves(
 
 
 def test_a_request_refused_for_what_it_held_is_not_an_outage(tmp_path: Path, server: OpenAIStandIn) -> None:
-    """A 400 on the request's content is PermanentLLMError -> ``permanent``: those leaves are invalid
+    """A 400 on the request's content (a content filter) is ``permanent``: those leaves are invalid
     with that kind, never retried as an outage (the shared FailureKind map)."""
-    server.faults.extend(Fault("bad_request") for _ in range(10_000))
+    server.faults.extend(Fault("content_refused") for _ in range(10_000))
     _grade(tmp_path, _config(tmp_path, server, retry_s=0.5))
     tree = load_graded(tmp_path / "out" / "grade.json")
     assert infra_failed_leaves(tree) == []

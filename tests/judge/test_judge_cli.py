@@ -52,10 +52,14 @@ def test_missing_key_fails_before_work(executed: Path, paper: Paper, tmp_path: P
 
 
 def test_estimate_sends_nothing(executed: Path, paper: Paper, tmp_path: Path) -> None:
+    """A custom endpoint is unpriced unless the organizer gives prices (never OpenAI's by name)."""
+    config = tmp_path / "priced.yaml"
+    config.write_text("judge:\n  prices:\n    o3-mini: {input: 1.1, cached_input: 0.55, output: 4.4}\n")
     with OpenAIStandIn() as srv:
-        result = CliRunner().invoke(
-            main,
-            [
+        results = []
+        for prefix in ([], ["--config", str(config)]):
+            args = [
+                *prefix,
                 "judge",
                 str(executed),
                 "--paper",
@@ -68,14 +72,15 @@ def test_estimate_sends_nothing(executed: Path, paper: Paper, tmp_path: Path) ->
                 srv.base_url,
                 "--cache",
                 str(tmp_path / "c.sqlite"),
-            ],
-            env=NO_KEY,
-        )
+            ]
+            results.append(CliRunner().invoke(main, args, env=NO_KEY))
         assert srv.calls == 0
-    assert result.exit_code == 0, result.output
-    data = json.loads(result.stdout)
+    unpriced, priced = results
+    assert unpriced.exit_code == 0 and priced.exit_code == 0, unpriced.output + priced.output
+    data = json.loads(priced.stdout)
     # the paperbench protocol (the default): rank, grade and parse for each of the 4 leaves
     assert data["calls"] == 12 and data["input_tokens"] > 0 and data["cost_usd"] > 0
+    assert json.loads(unpriced.stdout)["cost_usd"] is None
 
 
 def test_judge_against_endpoint_then_from_cache(executed: Path, paper: Paper, tmp_path: Path) -> None:

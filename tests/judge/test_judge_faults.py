@@ -135,7 +135,10 @@ def test_endpoint_without_structured_output(executed: Path, paper: Paper, tmp_pa
     with OpenAIStandIn(structured_output=False) as srv:
         out = grade(executed, paper, tmp_path / "out", srv, concurrency=1)
     assert out.summary.invalid == 0 and out.summary.score == 1.0
-    assert [r.answered for r in srv.received].count("rejected_format") == 1
+    # JSON schema refused, then JSON object refused; plain text from then on, for the whole run
+    assert [r.answered for r in srv.received].count("rejected_format") == 2
+    assert [r.structured for r in srv.received[2:]] == [False] * (srv.calls - 2)
+    assert out.summary.endpoint is not None and out.summary.endpoint.capabilities.response_format == "text"
     assert srv.validation_errors == []
 
 
@@ -152,8 +155,10 @@ def test_grouped_mode_gives_each_leaf_its_own_verdict(executed: Path, paper: Pap
 
 
 def test_missing_key_is_a_clear_error_before_any_work(paper: Paper, tmp_path: Path) -> None:
-    with pytest.raises(JudgeConfigError, match="GRADER_OPENAI_API_KEY"):
-        make_backend(JudgeSettings(base_url="http://127.0.0.1:9/v1"), None)
+    """OpenAI's endpoint needs a key; a custom base URL does not (tests/judge/test_endpoint_*)."""
+    with pytest.raises(JudgeConfigError, match="GRADER_OPENAI_API_KEY") as caught:
+        make_backend(JudgeSettings(), None, "openai")
+    assert "--judge dummy" in str(caught.value) and "--base-url" in str(caught.value)
 
 
 def test_infra_error_run_is_not_judged(paper: Paper, tmp_path: Path) -> None:

@@ -58,7 +58,8 @@ def test_three_calls_with_paperbench_models_and_metadata(
     executed: Path, paper: Paper, tmp_path: Path
 ) -> None:
     with OpenAIStandIn(keep_bodies=True) as srv:
-        js = JudgeSettings(base_url=srv.base_url, concurrency=2)
+        # PaperBench's models, as on OpenAI's endpoint (a custom one would parse with o3-mini too)
+        js = JudgeSettings(base_url=srv.base_url, concurrency=2, parse_model="gpt-4o-2024-08-06")
         out = judge_executed(
             executed, paper, tmp_path / "o", JudgeOptions(js), OpenAIBackend.from_settings(js, "k")
         )

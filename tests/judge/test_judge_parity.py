@@ -435,7 +435,9 @@ def test_rule_a_valid_score_false_answer_is_stored_with_its_score(tmp_path: Path
             "--cache",
             str(tmp_path / "c.sqlite"),
         ]
-        assert CliRunner().invoke(main, cmd, env=KEY).exit_code == 0
+        result = CliRunner().invoke(main, cmd, env=KEY)
+    # stored as PaperBench stores it; the run says a leaf got no valid verdict (exit 1, no bare score)
+    assert result.exit_code == 1 and "no score" in result.stdout.strip().splitlines()[-1]
     leaf = leaf_of(json.loads((out / "grade.json").read_text()), "cd")
     assert (leaf["valid_score"], leaf["score"], leaf["explanation"]) == (False, 1.0, "unsure")
     assert leaf["judge_metadata"]["error_kind"] == "parse"
@@ -444,7 +446,7 @@ def test_rule_a_valid_score_false_answer_is_stored_with_its_score(tmp_path: Path
 def test_rule_transient_errors_retried_as_long_as_paperbench_does(tmp_path: Path, paper: Path) -> None:
     defaults = JudgeSettings()
     assert (defaults.retry_for_s, defaults.timeout_s, defaults.max_retries) == (7200.0, 600.0, None)
-    assert (defaults.model, defaults.parse_model) == ("o3-mini-2025-01-31", "gpt-4o-2024-08-06")
+    assert (defaults.model, defaults.parsing_model) == ("o3-mini-2025-01-31", "gpt-4o-2024-08-06")
     assert (defaults.buffer_tokens, defaults.reasoning_effort) == (10_000, "high")
     eight = {"cd": [Fault("server_error")] * 8}
     _, tree = judge(tmp_path, make_run(tmp_path), paper, faults=eight, config={"backoff_base_s": 0.0})

@@ -19,6 +19,7 @@ from click.testing import CliRunner
 
 from bot.cli import main
 from judge.config import JudgeSettings
+from judge.context import planning_window
 from judge.grader import JudgeOptions, PaperMissing, judge_executed
 from judge.llm import OpenAIBackend
 from judge.summary import GradeSummary
@@ -135,6 +136,6 @@ def test_thirty_thousand_empty_files_keep_every_prompt_bounded(tmp_path: Path) -
             )
         per_call = out.summary.tokens.input / max(out.summary.calls, 1)
         worst[protocol] = max(r[6] for r in rec.rows)
-        bound = js.context_window_tokens if protocol == "paperbench" else 60_000
+        bound = planning_window(js) if protocol == "paperbench" else 60_000
         assert per_call < bound, f"{protocol}: {per_call:.0f} tokens a call"
     print(f"\nlongest request with 30,000 files (characters): {worst}")

@@ -16,11 +16,13 @@ from click.testing import CliRunner
 from bot.cli import main
 from judge.calls import CallRunner, ItemResult, LeafFailure
 from judge.config import PROTOCOLS, JudgeSettings
+from judge.endpoint import Capabilities, EndpointRecord
 from judge.evidence import ExecutedSubmission
 from judge.failures import FailureKind
 from judge.grader import JudgeOptions, judge_executed
 from judge.leaf_metadata import LeafMetadata
-from judge.llm import DummyBackend, LLMRequest, LLMResponse, PermanentLLMError, Usage
+from judge.llm import DummyBackend, LLMRequest, LLMResponse, Usage
+from judge.llm.errors import RequestRefused
 from judge.papers import Paper
 from judge.plan import Plan, PlannedCall, WorkItem
 from judge.progress import JudgeProgress, JudgeStage
@@ -113,19 +115,21 @@ class Declaring:
 
     name, caveat, secrets, model = "declaring", None, (), "m"
 
+    def endpoint(self) -> EndpointRecord:
+        return EndpointRecord(self.name, "none (in process)", "none", Capabilities("text", None))
+
     def complete(self, request: LLMRequest) -> LLMResponse:
         if "impl-loss" in request.leaf_ids:
             raise OverTheWindow("the prompt is over the model's context window")
-        exc = PermanentLLMError("parameter reasoning_effort is not supported")
-        exc.failure_kind = FailureKind.REFUSED  # type: ignore[attr-defined]
-        raise exc
+        raise RequestRefused("parameter reasoning_effort is not supported")  # a PermanentLLMError
 
 
 @pytest.mark.parametrize(
     ("faults", "structured", "kind"),
     [
         ([Fault("server_error")] * 4, True, FailureKind.TRANSIENT),
-        ([Fault("bad_request")], True, FailureKind.PERMANENT),
+        ([Fault("bad_request")], True, FailureKind.REFUSED),  # a 400 not about the content: configuration
+        ([Fault("content_refused")], True, FailureKind.PERMANENT),  # refused for what it held
         ([Fault("malformed"), Fault("malformed")], True, FailureKind.PARSE),
         ([], False, None),  # structured output refused once: resent as text, graded
     ],
@@ -168,7 +172,7 @@ def test_every_leaf_metadata_has_one_shape(paper: Paper, tmp_path: Path) -> None
     ex = make_executed(tmp_path, changed=())  # nothing touched: Result Analysis gets 0 without a call
     cache = tmp_path / "c.sqlite"
     with OpenAIStandIn() as srv:
-        srv.leaf_faults["impl-batch"] = [Fault("bad_request")]
+        srv.leaf_faults["impl-batch"] = [Fault("content_refused")]
         settings = fast_settings(srv)
         first = judge_executed(
             ex, paper, tmp_path / "a", JudgeOptions(settings, cache_path=cache), backend_for(settings)
@@ -194,7 +198,8 @@ def test_every_leaf_metadata_has_one_shape(paper: Paper, tmp_path: Path) -> None
 def test_progress_is_typed_and_its_tokens_grow(executed: Path, paper: Paper, tmp_path: Path) -> None:
     events: list[JudgeProgress] = []
     with OpenAIStandIn() as srv:
-        settings = fast_settings(srv, concurrency=1)
+        priced = {"gpt-4o-mini": {"input": 0.15, "cached_input": 0.075, "output": 0.6}}  # a custom endpoint
+        settings = fast_settings(srv, concurrency=1, prices=priced)  # is unpriced unless given prices
         judge_executed(
             executed, paper, tmp_path / "o", JudgeOptions(settings), backend_for(settings), events.append
         )

@@ -7,7 +7,8 @@ validates every request body against the published OpenAPI subset in
 scripted verdicts and faults:
 
 * ``Fault("rate_limit", retry_after=1)``: 429 with a Retry-After header
-* ``Fault("server_error")``: 500; ``Fault("unavailable")``: 503; ``Fault("bad_request")``: 400
+* ``Fault("server_error")``: 500; ``Fault("unavailable")``: 503; ``Fault("bad_request")``: 400;
+  ``Fault("content_refused")``: 400 ``invalid_prompt``
 * ``Fault("hang", seconds=3)``: sleep past the client's timeout, then answer
 * ``Fault("malformed")``: a reply whose content is not JSON
 * ``Fault("score", score=7)``: a reply with an out-of-range score
@@ -19,6 +20,17 @@ Faults are queued globally (``server.faults``, consumed in arrival order) or per
 (``server.leaf_faults[leaf_id]``, consumed by the first request that grades that leaf).
 ``structured_output=False`` plays an endpoint that rejects ``response_format`` with a 400, as
 vLLM/Ollama builds without guided decoding do, and then answers in prose around the JSON.
+
+Other servers' manners (``tests/standins/llamacpp.py`` sets them as llama.cpp's server was
+recorded): ``require_key=False`` (no key needed); ``json_schema_status`` (a JSON-schema format
+refused with that status and body, a JSON object accepted); ``context_window`` and ``token_ratio``
+(the server counts ``ratio`` x o200k tokens; prompt plus cap over the window: 400 in the
+OpenAI/llama.cpp wording); ``cap_params`` (the output-cap parameters it reads; an answer longer
+than the cap is cut, ``finish_reason: length``); ``refuse_params`` (parameters refused, with status
+and message); ``echo_model`` (the model name it answers with, whatever was asked);
+``seconds_per_token`` (generation time, spent watching the connection: a client that goes away
+stops the generation, recorded as ``abandoned``); ``junk`` (answers as SmolLM2's were recorded,
+rambling until the cap, or until the context is full without one).
 The server emulates OpenAI's prompt cache in ``usage.prompt_tokens_details.cached_tokens``
 (prefixes of 1,024+ tokens seen before, in 128-token steps), with real token counts (o200k_base).
 It answers both judge protocols: reprobot's JSON verdicts (leaf ids from "one entry for each of:"),
@@ -32,6 +44,8 @@ from __future__ import annotations
 
 import json
 import re
+import select
+import socket
 import threading
 import time
 from collections import deque
@@ -45,7 +59,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from judge.protocols.tree import tree_paths as drawn_tree_paths
-from judge.tokens import encode, estimate_tokens, flatten_messages, prefix_reuse_ids
+from judge.tokens import encode, encoding, estimate_tokens, flatten_messages, prefix_reuse_ids
 from tests.shared import SHARED
 
 SPEC_PATH = SHARED / "fixtures/openai/chat-completions-openapi-subset.json"
@@ -53,6 +67,29 @@ SPEC_URI = "urn:reprobot:openai-chat-completions-subset"
 _IDS_RE = re.compile(r"one entry for each of: (.*)\.\s*$", re.DOTALL)
 _CRITERION_RE = re.compile(r'\(criterion id: ("(?:[^"\\]|\\.)*")\)')
 _SCORE_RE = re.compile(r"Score:\s*(\S+)")
+
+
+def _contents(body: dict[str, Any]) -> list[tuple[str, str]]:
+    return [
+        (str(m.get("role")), str(m.get("content")) if isinstance(m.get("content"), str) else "")
+        for m in body.get("messages") or ()
+        if isinstance(m, dict)
+    ]
+
+
+def _decode(ids: list[int]) -> str:
+    return encoding().decode(ids)
+
+
+def _closed(conn: socket.socket) -> bool:
+    """The peer closed (or reset) the connection: readable with nothing to read."""
+    try:
+        readable, _, _ = select.select([conn], [], [], 0)
+        if not readable:
+            return False
+        return conn.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):
+        return True
 
 
 def spec_validator(component: str) -> Draft202012Validator:
@@ -78,9 +115,15 @@ class Received:
     structured: bool
     model: str
     chars: int
-    answered: str  # ok | fault kind | rejected_format | invalid_request
+    answered: str  # ok | fault kind | rejected_format | invalid_request | context | refused_<param>
     body: dict[str, Any] | None = None
     kind: str = "grades"  # grades | rank | grade_text | parse
+    auth: bool = True  # an Authorization header came
+    cap: int | None = None  # the output cap the server read (one of its cap_params)
+    cap_params: tuple[str, ...] = ()  # the cap parameters the request carried, read or not
+    response_format: str | None = None  # the type asked for
+    generated: int = 0  # tokens generated (or, when abandoned, generated before the client left)
+    abandoned: bool = False  # the client went away during the generation
 
 
 def _shortened(value: Any) -> Any:
@@ -124,7 +167,7 @@ def kind_of(body: dict[str, Any]) -> str:
         return "rank"
     if "Score: 0 or 1" in last:
         return "grade_text"
-    if messages and any("grader's answer" in str(m.get("content", "")) for m in messages[-1:]):
+    if messages and any("grader's answer" in str(m.get("content", "")) for m in messages[-2:]):
         return "parse"
     return "grades"
 
@@ -158,6 +201,17 @@ class OpenAIStandIn:
     leaf_faults: dict[str, list[Fault]] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
     validation_errors: list[str] = field(default_factory=list)
+    require_key: bool = True
+    json_schema_status: int | None = None
+    json_schema_body: dict[str, Any] | None = None  # the error body of that refusal (default: OpenAI-ish)
+    context_window: int | None = None
+    token_ratio: float = 1.0
+    cap_params: tuple[str, ...] = ("max_completion_tokens", "max_tokens")
+    refuse_params: dict[str, tuple[int, str]] = field(default_factory=dict)
+    echo_model: str | None = None
+    seconds_per_token: float = 0.0
+    junk: dict[str, list[str]] | None = None  # kind -> recorded answers (cycled)
+    usage_details: bool = True
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -191,7 +245,8 @@ class OpenAIStandIn:
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
-                status, headers, body = standin.handle(self.path, self.headers.get("Authorization"), raw)
+                auth = self.headers.get("Authorization")
+                status, headers, body = standin.handle(self.path, auth, raw, self.connection)
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)
@@ -234,10 +289,57 @@ class OpenAIStandIn:
 
     # ---------------------------------------------------------------------------------- handling
     def _error(
-        self, status: int, message: str, param: str | None = None, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        message: str,
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
+        code: str | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
-        body = {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": None}}
+        body = {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}}
         return status, {"Content-Type": "application/json", **(headers or {})}, json.dumps(body).encode()
+
+    def _generate(self, rec: Received, tokens: int, conn: socket.socket | None) -> bool:
+        """Spend ``seconds_per_token`` a token, watching the connection as vLLM's server does; False
+        (and ``rec.abandoned``) when the client went away before the end."""
+        if not self.seconds_per_token or tokens <= 0:
+            rec.generated = tokens
+            return True
+        deadline = time.monotonic() + tokens * self.seconds_per_token
+        start = time.monotonic()
+        while time.monotonic() < deadline:
+            if conn is not None and _closed(conn):
+                rec.generated = int((time.monotonic() - start) / self.seconds_per_token)
+                rec.abandoned = True
+                return False
+            time.sleep(min(0.02, max(deadline - time.monotonic(), 0)))
+        rec.generated = tokens
+        return True
+
+    def _refusal(
+        self, rec: Received, body: dict[str, Any], prompt: int
+    ) -> tuple[int, dict[str, str], bytes] | None:
+        """This server's own refusals: a parameter, a JSON-schema format, a prompt over its context."""
+        for name, (status, message) in self.refuse_params.items():
+            if name in body:
+                rec.answered = f"refused_{name}"
+                return self._error(status, message, name, code="unsupported_parameter")
+        if rec.response_format == "json_schema" and self.json_schema_status is not None:
+            rec.answered = "rejected_format"
+            err = self.json_schema_body or {
+                "error": {"message": "response_format json_schema is not supported"}
+            }
+            return self.json_schema_status, {"Content-Type": "application/json"}, json.dumps(err).encode()
+        if self.context_window is not None and prompt + (rec.cap or 0) > self.context_window:
+            rec.answered = "context"
+            asked = prompt + (rec.cap or 0)
+            message = (
+                f"This model's maximum context length is {self.context_window} tokens. However, you "
+                f"requested {asked} tokens ({prompt} in the messages, {rec.cap} in the completion). "
+                "Please reduce the length of the messages or completion."
+            )
+            return self._error(400, message, "messages", code="context_length_exceeded")
+        return None
 
     def _next_fault(self, leaf_ids: list[str]) -> Fault | None:
         with self._lock:
@@ -249,10 +351,12 @@ class OpenAIStandIn:
                 return self.faults.popleft()
         return None
 
-    def handle(self, path: str, auth: str | None, raw: bytes) -> tuple[int, dict[str, str], bytes]:
+    def handle(
+        self, path: str, auth: str | None, raw: bytes, conn: socket.socket | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
         if path.rstrip("/") != "/v1/chat/completions":
             return self._error(404, f"no route {path}")
-        if not auth or not auth.startswith("Bearer "):
+        if self.require_key and (not auth or not auth.startswith("Bearer ")):
             return self._error(401, "missing API key")
         try:
             body = json.loads(raw)
@@ -275,7 +379,14 @@ class OpenAIStandIn:
             "ok",
             body if self.keep_bodies else None,
             kind,
+            auth=auth is not None,
         )
+        if isinstance(body, dict):
+            rec.cap_params = tuple(p for p in ("max_completion_tokens", "max_tokens") if p in body)
+            read = [body[p] for p in self.cap_params if isinstance(body.get(p), int)]
+            rec.cap = read[0] if read else None
+            fmt = body.get("response_format")
+            rec.response_format = str(fmt.get("type")) if isinstance(fmt, dict) else None
         with self._lock:
             self.received.append(rec)
         if errors:
@@ -285,6 +396,11 @@ class OpenAIStandIn:
                 self.validation_errors.append(msg)
             rec.answered = "invalid_request"
             return self._error(400, f"request does not match the OpenAPI schema: {msg}")
+        ids = encode(flatten_messages(_contents(body)))
+        prompt = int(len(ids) * self.token_ratio)
+        refused = self._refusal(rec, body, prompt)
+        if refused is not None:
+            return refused
         if structured and not self.structured_output:
             rec.answered = "rejected_format"
             return self._error(
@@ -312,6 +428,8 @@ class OpenAIStandIn:
                 return self._error(503, "The engine is currently overloaded, please try again later.")
             if fault.kind == "bad_request":
                 return self._error(400, "Invalid request: the model could not process the input.")
+            if fault.kind == "content_refused":  # a content filter: about what the request held
+                return self._error(400, "Invalid prompt: flagged by the usage policy.", code="invalid_prompt")
             if fault.kind == "echo_key":
                 return self._error(400, f"Unsupported request for credentials {auth}: model overloaded")
             if fault.kind == "echo_key_answer":
@@ -350,6 +468,8 @@ class OpenAIStandIn:
                     if kind == "grades"
                     else {"valid_score": True, "score": fault.score, "explanation": "odd", "citations": []}
                 )
+        if content is None and self.junk is not None:
+            content = self.junk_answer(kind, prompt, rec)
         if content is None and kind != "grades":
             content = self.protocol_answer(kind, body, leaf_ids)
         if content is None:
@@ -365,7 +485,26 @@ class OpenAIStandIn:
             content = json.dumps({"grades": grades})
             if not structured:
                 content = f"Here is my assessment.\n```json\n{content}\n```\nThat is all."
-        return 200, {"Content-Type": "application/json"}, json.dumps(self.completion(body, content)).encode()
+        out_ids = encode(content)
+        finish = "stop"
+        if rec.cap is not None and len(out_ids) > rec.cap:  # the cap cuts the answer
+            content, finish = _decode(out_ids[: rec.cap]), "length"
+        if not self._generate(rec, min(len(out_ids), rec.cap or len(out_ids)), conn):
+            return 499, {}, b""  # nobody is listening any more
+        completion = self.completion(body, content, finish, ids)
+        return 200, {"Content-Type": "application/json"}, json.dumps(completion).encode()
+
+    def junk_answer(self, kind: str, prompt: int, rec: Received) -> str:
+        """A recorded SmolLM2 answer of this kind, rambling on until the cap (or the full context)."""
+        assert self.junk is not None
+        texts = self.junk.get(kind) or self.junk.get("any") or ["(nothing)"]
+        with self._lock:
+            text = texts[len(self.received) % len(texts)]
+        limit = rec.cap if rec.cap is not None else max((self.context_window or 4096) - prompt, 1)
+        ids = encode(text)
+        while len(ids) <= limit:  # it does not stop by itself
+            ids += encode("\n" + text)
+        return _decode(ids[: limit + 1])
 
     def protocol_answer(self, kind: str, body: dict[str, Any], leaf_ids: list[str]) -> str:
         """The paperbench protocol's answers: ranked paths, a graded text, its parse."""
@@ -378,7 +517,8 @@ class OpenAIStandIn:
                 f"Expectations: the criterion {leaf} is implemented and run.\n"
                 f"Reality: stand-in verdict for {leaf}.\nScore: {self.verdict(leaf)}"
             )
-        match = _SCORE_RE.search(messages[-1])
+        answer_text = next((m for m in reversed(messages) if "grader's answer" in m), messages[-1])
+        match = _SCORE_RE.search(answer_text)
         score: Any = match.group(1) if match else None
         try:
             score = int(score)
@@ -395,36 +535,37 @@ class OpenAIStandIn:
             content = f"Parsed:\n```json\n{content}\n```"
         return content
 
-    def completion(self, body: dict[str, Any], content: str) -> dict[str, Any]:
-        msgs = [
-            (str(m.get("role")), m.get("content") if isinstance(m.get("content"), str) else "")
-            for m in body["messages"]
-        ]
-        ids = encode(flatten_messages(msgs))
+    def completion(
+        self, body: dict[str, Any], content: str, finish: str = "stop", ids: list[int] | None = None
+    ) -> dict[str, Any]:
+        ids = ids if ids is not None else encode(flatten_messages(_contents(body)))
         with self._lock:
             cached = prefix_reuse_ids(ids, self._seen)
-        prompt = len(ids)
+        prompt = int(len(ids) * self.token_ratio)
         out = estimate_tokens(content)
+        usage: dict[str, Any] = {
+            "prompt_tokens": prompt,
+            "completion_tokens": out + 50,
+            "total_tokens": prompt + out + 50,
+            "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 50, "audio_tokens": 0},
+        }
+        if not self.usage_details:  # llama.cpp: counts only
+            usage = {"prompt_tokens": prompt, "completion_tokens": out, "total_tokens": prompt + out}
         return {
             "id": f"chatcmpl-standin-{len(self.received)}",
             "object": "chat.completion",
             "created": int(time.time()),
-            "model": body.get("model", "stand-in"),
+            "model": self.echo_model or body.get("model", "stand-in"),
             "choices": [
                 {
                     "index": 0,
                     "message": {"role": "assistant", "content": content, "refusal": None},
-                    "finish_reason": "stop",
+                    "finish_reason": finish,
                     "logprobs": None,
                 }
             ],
-            "usage": {
-                "prompt_tokens": prompt,
-                "completion_tokens": out + 50,
-                "total_tokens": prompt + out + 50,
-                "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
-                "completion_tokens_details": {"reasoning_tokens": 50, "audio_tokens": 0},
-            },
+            "usage": usage,
         }
 
 
