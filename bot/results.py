@@ -127,6 +127,6 @@ def finished_reproduction(folder: Path) -> bool:
     if not path.is_file() or not (folder / EXECUTED_DIR).is_dir():
         return False
     try:
-        return RunMetadata.read(path).status == "completed"
+        return RunMetadata.read(path).ran  # completed, or stopped at the disk limit: judge, never rerun
     except (OSError, ValueError, TypeError, KeyError, RunnerError):
         return False

@@ -122,6 +122,8 @@ def load_executed(executed: Path) -> ExecutedSubmission:
                 if full.is_symlink() or not full.is_file():
                     continue
                 rel = full.relative_to(sub).as_posix()
+                # a name that is not UTF-8 (the run's doing) is shown escaped: prompts and hashes need text
+                rel = rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
                 if len(files) >= MAX_FILES:
                     listed.append(rel)
                     continue
