@@ -85,18 +85,30 @@ def _disk_record(fs: RunFs) -> DiskRecord:
     )
 
 
+_IMAGE_FILES: dict[tuple[str, str], dict[str, bytes]] = {}  # (image digest, folder): an image never changes
+
+
+def _image_files(ctx: RunContext, container: Container, folder: str, max_bytes: int) -> dict[str, bytes]:
+    """Files of the image, read from a container that has not run yet (once per image and process)."""
+    key = (ctx.digest or "", folder)
+    if not ctx.digest or key not in _IMAGE_FILES:
+        _IMAGE_FILES[key] = container.read_files(folder, max_bytes=max_bytes)
+    return _IMAGE_FILES[key]
+
+
 def _prepare_files(ctx: RunContext, container: Container, net: AttemptNetwork) -> tuple[str, ...]:
-    """Give the container the host's CA bundle; returns the image's apt sources read (policy only)."""
+    """Give the container the host's CA bundle; returns the allow-list (policy only), which takes in
+    the image's own apt sources."""
     from runner.allowlist import allow_list, image_apt_texts
 
     if ctx.options.network != "none" and ctx.ca_bundle is not None:
-        store = container.read_files(SYSTEM_STORE, max_bytes=8 * 1024**2).get(SYSTEM_STORE)
+        store = _image_files(ctx, container, SYSTEM_STORE, 8 * 1024**2).get(SYSTEM_STORE)
         trust: TrustPlan = plan(ctx.ca_bundle, store)
         if trust.files:
             container.put_files(trust.files)
     if not net.policy:
         return ()
-    apt = image_apt_texts(container.read_files("/etc/apt", max_bytes=1024**2))
+    apt = image_apt_texts(_image_files(ctx, container, "/etc/apt", 1024**2))
     return allow_list(
         defaults=ctx.options.egress_defaults, configured=ctx.options.egress_allow, image_apt=apt
     )

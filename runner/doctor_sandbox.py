@@ -54,7 +54,7 @@ def serve_listeners() -> list[tuple[str, int, str]]:
                 link = os.readlink(f"/proc/{pid}/fd/{fd}")
                 inode = link[8:-1] if link.startswith("socket:[") else ""
                 if inode in sockets:
-                    found.append((*sockets[inode], cmd.strip()[:120]))
+                    found.append((*sockets[inode], cmd.strip()[:400]))
         except OSError:
             continue
     return found
@@ -183,7 +183,7 @@ def diagnose_sandbox(
             Check(
                 "serve",
                 "WARN",
-                f"`{c}` listens on {a}:{p}, not only on loopback",
+                f"`{c[:100]}` listens on {a}:{p}, not only on loopback",
                 "bind it to 127.0.0.1 behind a TLS proxy; runs on network: bridge could reach it",
             )
         )

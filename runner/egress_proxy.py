@@ -152,18 +152,25 @@ class EgressProxy(Protocol):
     def stop(self, running: RunningProxy) -> None: ...
 
 
-def _listening(ip: str, port: int) -> bool:
-    """Whether something listens on ip:port (from /proc/net/tcp: no connection, nothing in the log)."""
+def _sockets(ip: str, port: int, states: frozenset[str]) -> int:
+    """TCP sockets with local address ip:port in ``states`` (from /proc/net/tcp, so reprobot's own
+    checks make no connection and leave nothing in the proxy's log)."""
     want = f"{''.join(reversed([f'{int(o):02X}' for o in ip.split('.')]))}:{port:04X}"
     try:
         with open("/proc/net/tcp") as fh:
-            return any(
-                f.split()[1] == want and f.split()[3] == "0A"
-                for f in fh.readlines()[1:]
-                if len(f.split()) > 3
-            )
+            rows = [line.split() for line in fh.readlines()[1:]]
     except OSError:
-        return False
+        return 0
+    return sum(1 for f in rows if len(f) > 3 and f[1] == want and f[3] in states)
+
+
+def _listening(ip: str, port: int) -> bool:
+    return _sockets(ip, port, frozenset({"0A"})) > 0
+
+
+def _clients(ip: str, port: int) -> int:
+    """Client connections squid has not finished with (established, or closed by the client only)."""
+    return _sockets(ip, port, frozenset({"01", "08"}))
 
 
 class SquidProxy:
@@ -212,16 +219,18 @@ class SquidProxy:
         return running
 
     def stop(self, running: RunningProxy) -> None:
+        """Stop at once when no client transaction is open any more (squid writes each request's log
+        line as it ends, unbuffered); squid's own graceful shutdown ticks for over a second."""
         proc = self._procs.pop(running.pid, None)
-        if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
-        else:
+        if proc is None:
             stop_pid(running.pid, str(running.plan.folder / "squid.conf"))
+            return
+        end = time.monotonic() + 3.0
+        while _clients(running.plan.listen, running.plan.port) and time.monotonic() < end:
+            time.sleep(0.02)
+        time.sleep(0.05)  # the last line of a transaction that just ended
+        proc.kill()
+        proc.wait(timeout=10)
 
 
 def stop_pid(pid: int, marker: str) -> bool:
