@@ -22,7 +22,6 @@ from runner.cabundle import SYSTEM_STORE, TrustPlan, plan
 from runner.collect import CollectResult, collect
 from runner.egress import AttemptNetwork
 from runner.egress_audit import egress_notes
-from runner.egress_proxy import egress_folder
 from runner.engine import Container, ContainerSpec
 from runner.errors import InfraError, SubmissionError
 from runner.janitor import DEADLINE_LABEL, OWNER_LABEL, RUN_LABEL, give_back, owner_label
@@ -194,8 +193,7 @@ def run_attempt(ctx: RunContext, attempt: Attempt, attempt_dir: Path, tmp: Path)
         before = snapshot(workspace, options.collect_caps())
         log = CappedLog(attempt_dir / REPRODUCE_LOG, options.log_cap_bytes)
         try:
-            proxy_dir = egress_folder(f"{ctx.run_id[:16]}-{attempt.number}") if net.policy else None
-            _contain(ctx, attempt, attempt_dir, proxy_dir, fs, workspace, net, log)
+            _contain(ctx, attempt, attempt_dir, fs, workspace, net, log)
         finally:
             log.close()
             attempt.log_truncated = log.truncated
@@ -220,7 +218,7 @@ def run_attempt(ctx: RunContext, attempt: Attempt, attempt_dir: Path, tmp: Path)
 
 
 def _contain(
-    ctx: RunContext, attempt: Attempt, attempt_dir: Path, proxy_dir: Path | None, fs: RunFs, workspace: Path,
+    ctx: RunContext, attempt: Attempt, attempt_dir: Path, fs: RunFs, workspace: Path,
     net: AttemptNetwork, log: CappedLog,
 ) -> None:  # fmt: skip
     options, state = ctx.options, ctx.state
@@ -237,8 +235,7 @@ def _contain(
         container = ctx.engine.create(spec)
         state.note("containers", container.id)
         allow = _prepare_files(ctx, container, net)
-        if proxy_dir is not None:
-            net.start_proxy(allow, ctx.upstream, proxy_dir)
+        net.start_proxy(allow, ctx.upstream)
         attempt.started_at = now_iso()
         attempt.creation_time = time.time()
         (attempt_dir / CREATION_TIME).write_text(f"{int(attempt.creation_time)}\n")

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runner.egress_audit import EgressAudit, EgressTally
-from runner.egress_proxy import EgressProxy, LogFollower, ProxyPlan, RunningProxy
+from runner.egress_proxy import EgressProxy, LogFollower, ProxyPlan, RunningProxy, egress_folder
 from runner.engine import ContainerEngine, NetworkInfo, NetworkSpec
 from runner.firewall import Firewall
 from runner.run_state import RunState
@@ -65,6 +65,7 @@ class AttemptNetwork:
     allow: tuple[str, ...] = ()
     bridge: str = ""
     port: int = 0
+    folder: Path | None = None  # the proxy's configuration and logs (removed with it)
     _rule: tuple[str, str, int] | None = None
 
     @property
@@ -95,14 +96,14 @@ class AttemptNetwork:
             return {}
         return proxy_environment(f"http://{self.info.gateway}:{self.port}")
 
-    def start_proxy(self, allow: tuple[str, ...], upstream: str | None, folder: Path) -> None:
+    def start_proxy(self, allow: tuple[str, ...], upstream: str | None) -> None:
         """Start the proxy with ``allow`` on the address ``environment`` named."""
         if not self.policy:
             return
         assert self.info is not None
         self.allow = allow
         port = self.port
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = self.folder = egress_folder(self.info.name)
         plan = ProxyPlan(self.info.gateway, port, self.info.subnet, allow, upstream, folder)
         self.running = self.proxy.start(plan)
         self.state.note("proxies", (self.running.pid, str(folder / "squid.conf")))
@@ -121,9 +122,11 @@ class AttemptNetwork:
             self.proxy.stop(self.running)
             if self.follower is not None:
                 self.follower.drain(final=True)  # what it logged while stopping
-            shutil.rmtree(self.running.plan.folder, ignore_errors=True)
             self.state.forget("proxies", (self.running.pid, str(self.running.plan.folder / "squid.conf")))
             self.running = None
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
         if self.tally is not None:
             audit = self.tally.audit(self.mode, self.allow)
         if self._rule is not None:
