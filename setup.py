@@ -25,11 +25,13 @@ setup(
     packages=[
         *find_packages(include=["judge", "judge.*", "runner", "runner.*", "bot", "bot.*"]),
         "runner.docker",
+        "runner.seccomp",
         *asset_packages(),
     ],
     package_dir={f"bot._assets.{name}": name for name in ASSET_DIRS},
     package_data={
         **{pkg: ["*"] for pkg in asset_packages()},
         "runner.docker": ["*"],
+        "runner.seccomp": ["*"],
     },
 )

@@ -27,10 +27,11 @@ from judge.progress import JudgeProgress
 from judge.summary import GradeSummary
 from runner.blacklist import AGENT_LOG, BlacklistReport, scan_submission
 from runner.engine import ContainerEngine
-from runner.errors import RunnerError, SubmissionError
+from runner.errors import InfraError, RunnerError, SubmissionError
 from runner.fetch import fetch_submission
 from runner.janitor import temp_dir
 from runner.metadata import RunMetadata
+from runner.options import paper_overrides
 from runner.reproduce import ReproduceOptions, record_without_run, reproduce
 
 
@@ -104,10 +105,11 @@ class LocalGrader:
     def run(
         self, paper: Paper, root: Path, out_dir: Path, ref: str, code_dev: bool, progress: ProgressFn
     ) -> RunMetadata:
-        timeout = paper.config.get("reproduction_timeout_s")  # a paper's own limit, if it sets one
-        options = ReproduceOptions.from_settings(
-            self.settings.runner, timeout_s=float(timeout) if isinstance(timeout, int | float) else None
-        )
+        try:  # a paper's own limits (timeout, disk, egress hosts...), if it sets any
+            overrides = paper_overrides(self.settings.runner, paper.config)
+        except ValueError as exc:
+            raise InfraError(f"paper {paper.id}: {exc}") from None  # the organizer's to fix
+        options = ReproduceOptions.from_settings(self.settings.runner, **overrides)
         if code_dev:  # PaperBench's Code-Dev variant runs nothing (and saves the GPU)
             return record_without_run(root, out_dir, options, reason="code-dev", submission_ref=ref)
         beat = _Heartbeat(out_dir / REPRODUCE_LOG, progress)
@@ -263,8 +265,14 @@ class LocalGrader:
                 return outcome(
                     "infra_error", metadata.error or "the reproduction failed for infrastructure reasons"
                 )
-            post = self.collect(paper, out_dir, request.agent_log)
-            if post.blocked(self.settings.runner.blacklist_policy):
+            try:
+                post = self.collect(paper, out_dir, request.agent_log)
+            except (OSError, ValueError, RecursionError) as exc:
+                # What the run left caused it (names, sizes, depth): the submission's, graded with what
+                # exists; never an infrastructure error that would run the reproduction again.
+                progress("judging", f"the scan of the executed submission stopped: {exc}")
+                post = None
+            if post is not None and post.blocked(self.settings.runner.blacklist_policy):
                 return outcome(
                     "rejected", f"blacklisted resource used during the run: {post.violations[0].url}"
                 )

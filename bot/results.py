@@ -245,6 +245,7 @@ def finished_reproduction(folder: Path) -> bool:
     if not result.run_metadata.is_file() or not result.executed.is_dir():
         return False
     try:
-        return RunMetadata.read(result.run_metadata).status == "completed"
+        # completed, or stopped at the disk limit: judge it, never run it again
+        return RunMetadata.read(result.run_metadata).ran
     except (OSError, ValueError, TypeError, KeyError, RunnerError):
         return False

@@ -4,13 +4,30 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from runner.engine import ContainerSpec, EngineInfo, ExitState, GpuRequest, LabelledContainer
+from runner.docker_container import DockerContainer
+from runner.docker_layer import place_writable_layer
+from runner.engine import (
+    ContainerSpec,
+    EngineInfo,
+    GpuRequest,
+    LabelledContainer,
+    LabelledNetwork,
+    NetworkInfo,
+    NetworkSpec,
+)
 from runner.errors import InfraError
 from runner.image import RECIPE_LABEL
+
+# The engine's own masked paths (Docker 20.10+: oci/defaults.go). A container spec's masked_paths
+# replace the engine's list, so reprobot sends this list and adds its own.
+ENGINE_MASKED_PATHS = (
+    "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+    "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+)  # fmt: skip
 
 try:  # the SDK is a runtime dependency; keep the import error one clear line
     import docker
@@ -66,59 +83,6 @@ def gpu_create_args(request: GpuRequest) -> dict[str, Any]:
     }
 
 
-class DockerContainer:
-    def __init__(self, client: Any, container: Any) -> None:
-        self._client = client
-        self._c = container
-        self.id: str = container.id
-
-    def start(self) -> None:
-        try:
-            self._c.start()
-        except docker.errors.APIError as exc:
-            detail = exc.explanation or exc
-            raise InfraError(f"the Docker engine could not start the container: {detail}") from None
-
-    def log_stream(self) -> Iterator[bytes]:
-        # The json-file driver writes the log to disk whatever we do, so a slow reader never
-        # blocks the container; follow=True reads from the beginning, so nothing is lost.
-        yield from self._c.logs(stream=True, follow=True, stdout=True, stderr=True)
-
-    def wait(self, timeout_s: float) -> bool:
-        try:
-            self._c.wait(timeout=max(timeout_s, 0.01))
-            return True
-        except Exception as exc:  # requests' ReadTimeout/ConnectionError on timeout
-            if "timed out" in str(exc).lower() or exc.__class__.__name__ in (
-                "ReadTimeout",
-                "ConnectionError",
-            ):
-                return False
-            raise
-
-    def kill(self) -> None:
-        try:
-            self._c.kill()
-        except docker.errors.APIError:
-            pass  # already stopped
-
-    def exit_state(self) -> ExitState:
-        self._c.reload()
-        state = self._c.attrs.get("State", {})
-        running = state.get("Running", False)
-        code = None if running else state.get("ExitCode")
-        return ExitState(exit_code=code, oom_killed=bool(state.get("OOMKilled")))
-
-    def remove(self) -> None:
-        try:
-            self._c.remove(force=True, v=True)
-        except docker.errors.NotFound:
-            pass
-        except docker.errors.APIError as exc:
-            if "already in progress" not in str(exc):
-                raise
-
-
 class DockerEngine:
     """The Docker engine at ``base_url`` (default: the environment's DOCKER_HOST or the local socket)."""
 
@@ -162,6 +126,10 @@ class DockerEngine:
             cpus=int(data.get("NCPU") or os.cpu_count() or 1),
             cdi_spec_dirs=tuple(str(d) for d in data.get("CDISpecDirs") or ()),
             docker_root=str(data.get("DockerRootDir") or ""),
+            storage_driver=str(data.get("Driver") or ""),
+            backing_filesystem=next(
+                (str(v) for k, v in data.get("DriverStatus") or () if k == "Backing Filesystem"), ""
+            ),
         )
 
     def runtimes(self) -> frozenset[str]:
@@ -173,21 +141,18 @@ class DockerEngine:
     def create(self, spec: ContainerSpec) -> DockerContainer:
         half = max(spec.log_max_bytes // 2, 1024 * 1024)
         mounts = [Mount(target=d, source=None, type="volume") for d in spec.scratch_dirs]
+        mounts += [Mount(target=target, source=host, type="bind") for host, target in spec.scratch_binds]
         if spec.workspace is not None:
             mounts.insert(0, Mount(target=spec.workdir, source=spec.workspace, type="bind", read_only=False))
-        kwargs: dict[str, Any] = dict(
-            image=spec.image,
-            command=list(spec.command),
-            working_dir=spec.workdir,
-            user=spec.user,
-            environment=dict(spec.environment),
-            labels=dict(spec.labels),
-            detach=True,
+        security = ["no-new-privileges:true"]
+        if spec.seccomp_profile is not None:
+            security.append(f"seccomp={spec.seccomp_profile}")
+        host: dict[str, Any] = dict(
             init=True,  # docker-init reaps zombies; when reproduce.sh ends, everything ends
             network_mode=spec.network,
             cap_drop=["ALL"],
             cap_add=list(spec.cap_add) or None,
-            security_opt=["no-new-privileges:true"],  # and the engine's default seccomp profile
+            security_opt=security,
             pids_limit=spec.pids_limit,
             mem_limit=spec.memory_bytes,
             memswap_limit=spec.memory_bytes,  # no swap: swap limit equals memory limit
@@ -197,22 +162,47 @@ class DockerEngine:
             mounts=mounts,
             log_config=LogConfig(type="json-file", config={"max-size": str(half), "max-file": "2"}),
             ipc_mode="private",
-            stdin_open=False,
-            tty=False,
+            runtime=spec.runtime,
         )
+        environment = dict(spec.environment)
         if spec.gpu is not None:
             extra = gpu_create_args(spec.gpu)
-            kwargs["environment"] = {**kwargs["environment"], **extra.pop("environment", {})}
-            kwargs.update(extra)
+            environment.update(extra.pop("environment", {}))
+            if "runtime" in extra and spec.runtime not in (None, extra["runtime"]):
+                raise InfraError(f"runtime {spec.runtime!r} cannot hand over GPUs the 'runtime' way (nvidia)")
+            host.update(extra)
         try:
-            container = self._client.containers.create(**kwargs)
+            host_config = self._client.api.create_host_config(**host)
+            if spec.masked_paths:
+                host_config["MaskedPaths"] = [*ENGINE_MASKED_PATHS, *spec.masked_paths]
+            created = self._client.api.create_container(
+                spec.image,
+                command=list(spec.command),
+                working_dir=spec.workdir,
+                user=spec.user,
+                environment=environment,
+                labels=dict(spec.labels),
+                detach=True,
+                stdin_open=False,
+                tty=False,
+                host_config=host_config,
+            )
+            container = self._client.containers.get(created["Id"])
         except docker.errors.ImageNotFound:
             raise InfraError(
                 f"image {spec.image!r} is not on this machine (`reprobot image build`)"
             ) from None
         except docker.errors.APIError as exc:
             raise InfraError(f"the Docker engine refused the container: {exc.explanation or exc}") from None
-        return DockerContainer(self._client, container)
+        result = DockerContainer(self._client, container)
+        try:
+            if spec.layer_dir is not None:
+                graph = container.attrs.get("GraphDriver") or {}
+                result._layer_mount = place_writable_layer(graph, Path(spec.layer_dir))
+        except BaseException:
+            result.remove()
+            raise
+        return result
 
     def list_labelled(self, label: str) -> list[str]:
         return [str(c["Id"]) for c in self._client.api.containers(all=True, filters={"label": label})]
@@ -227,6 +217,58 @@ class DockerEngine:
             )
             for c in found
         ]
+
+    def create_network(self, spec: NetworkSpec) -> NetworkInfo:
+        options = {
+            "com.docker.network.bridge.name": spec.bridge,
+            "com.docker.network.bridge.enable_icc": "false",  # no traffic between its containers
+        }
+        try:
+            net = self._client.networks.create(
+                spec.name, driver="bridge", internal=spec.internal, options=options,
+                labels=dict(spec.labels), check_duplicate=True,
+            )  # fmt: skip
+            net.reload()
+        except docker.errors.APIError as exc:
+            detail = exc.explanation or exc
+            raise InfraError(f"the Docker engine could not create network {spec.name}: {detail}") from None
+        configs = (net.attrs.get("IPAM") or {}).get("Config") or []
+        v4 = next((c for c in configs if ":" not in str(c.get("Subnet", ""))), None)
+        if not v4 or not v4.get("Gateway"):
+            self.remove_network(spec.name)
+            raise InfraError(f"network {spec.name}: the engine gave it no IPv4 gateway")
+        return NetworkInfo(spec.name, str(v4["Subnet"]), str(v4["Gateway"]).split("/")[0])
+
+    def remove_network(self, name: str) -> None:
+        try:
+            net = self._client.networks.get(name)
+        except docker.errors.NotFound:
+            return
+        try:
+            net.reload()
+            for cid in net.attrs.get("Containers") or {}:
+                try:
+                    net.disconnect(cid, force=True)
+                except docker.errors.APIError:
+                    pass
+            net.remove()
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            raise InfraError(f"cannot remove network {name}: {exc.explanation or exc}") from None
+
+    def labelled_networks(self, label: str) -> list[LabelledNetwork]:
+        found = self._client.api.networks(filters={"label": label})
+        return [LabelledNetwork(str(n.get("Name")), dict(n.get("Labels") or {})) for n in found]
+
+    def kill_container(self, container_id: str) -> None:
+        try:
+            self._client.api.kill(container_id)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            if "is not running" not in str(exc):
+                raise InfraError(f"cannot kill container {container_id[:12]}: {exc}") from None
 
     def remove_container(self, container_id: str) -> None:
         try:

@@ -39,9 +39,38 @@ class ContainerSpec:
     read_only_root: bool = True
     cap_add: tuple[str, ...] = ()  # after dropping ALL
     scratch_dirs: tuple[str, ...] = ("/home/repro",)  # fresh anonymous volumes, removed with the container
+    scratch_binds: tuple[tuple[str, str], ...] = ()  # (host folder, container path): scratch on the run's fs
     gpu: GpuRequest | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
     log_max_bytes: int = 64 * 1024**2  # what the engine itself may keep on disk for the log
+    layer_dir: str | None = None  # a host folder (on the run's size-limited filesystem) that must hold
+    # the container's writable layer; None: wherever the engine keeps it
+    runtime: str | None = None  # OCI runtime (runsc = gVisor); None: the engine's default
+    seccomp_profile: str | None = None  # a seccomp profile (JSON); None: the engine's default
+    masked_paths: tuple[str, ...] = ()  # hidden from the container, besides the engine's own list
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """A run's own network: internal (no route out), no traffic between its containers."""
+
+    name: str
+    bridge: str  # the host's interface name (<= 15 characters)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    internal: bool = True
+
+
+@dataclass(frozen=True)
+class NetworkInfo:
+    name: str
+    subnet: str  # 172.18.0.0/16
+    gateway: str  # the host's address on it
+
+
+@dataclass(frozen=True)
+class LabelledNetwork:
+    name: str
+    labels: Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -60,6 +89,8 @@ class EngineInfo:
     cpus: int
     cdi_spec_dirs: tuple[str, ...] = ()
     docker_root: str = ""
+    storage_driver: str = ""  # overlay2, ...
+    backing_filesystem: str = ""  # extfs, xfs, ...
 
     @property
     def userns_remap(self) -> bool:
@@ -94,6 +125,14 @@ class Container(Protocol):
 
     def exit_state(self) -> ExitState: ...
 
+    def put_files(self, files: Mapping[str, bytes]) -> None:
+        """Write files (absolute path -> bytes, root-owned, 0644) into the container before it runs."""
+        ...
+
+    def read_files(self, folder: str, max_bytes: int = 1024**2) -> dict[str, bytes]:
+        """Regular files under ``folder`` of the container's filesystem (path -> bytes), before it runs."""
+        ...
+
     def remove(self) -> None:
         """Force-remove the container and its anonymous volumes; safe to call twice."""
         ...
@@ -117,3 +156,15 @@ class ContainerEngine(Protocol):
     def labelled_containers(self, label: str) -> list[LabelledContainer]: ...
 
     def remove_container(self, container_id: str) -> None: ...
+
+    def kill_container(self, container_id: str) -> None:
+        """SIGKILL a container's processes (it stays, stopped); nothing when it does not run."""
+        ...
+
+    def create_network(self, spec: NetworkSpec) -> NetworkInfo: ...
+
+    def remove_network(self, name: str) -> None:
+        """Remove a network (and disconnect what is left on it); safe to call twice."""
+        ...
+
+    def labelled_networks(self, label: str) -> list[LabelledNetwork]: ...

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from runner.egress_audit import EgressAudit
 from runner.errors import SubmissionError
 
 ChangeKind = Literal["created", "modified", "deleted"]
@@ -26,7 +27,34 @@ class FileChange:
     size: int | None = None
 
 
-RunStatus = Literal["completed", "infra_error", "not_run"]
+RunStatus = Literal["completed", "disk_limit", "infra_error", "not_run"]
+RAN: tuple[RunStatus, ...] = ("completed", "disk_limit")  # the container ran: graded with what it left
+
+
+@dataclass(frozen=True, slots=True)
+class DiskRecord:
+    """The run's filesystem (writable layer + workspace) at the end of the graded attempt."""
+
+    limit_bytes: int | None  # None: no limit (runner.disk_limit: none)
+    inodes: int | None
+    used_bytes: int | None = None
+    used_inodes: int | None = None
+    full: bool = False  # the run reached the limit: it saw ENOSPC (status disk_limit)
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionRecord:
+    """How collection went: what it looked at, read, copied and skipped, and which caps it hit."""
+
+    entries_seen: int = 0
+    files_seen: int = 0
+    files_skipped: int = 0
+    read_bytes: int = 0
+    copied_bytes: int = 0
+    seconds: float = 0.0
+    caps_hit: tuple[str, ...] = ()  # files | read | copied | names | time
+    error: str | None = None  # collection itself failed part-way (graded with what was collected)
+    odd_names: tuple[str, ...] = ()  # not UTF-8 or with control characters: collected, listed escaped
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +97,16 @@ class RunMetadata:
     attempts: tuple[AttemptRecord, ...] = ()  # every try, in order
     graded_attempt: int | None = None  # which of them is graded (the last)
     origin: str = "reprobot"  # "paperbench-import": converted from a PaperBench run (exit code unknown)
+    runtime: str | None = None  # the engine's OCI runtime when not its default (runsc = gVisor)
+    disk: DiskRecord | None = None
+    collection: CollectionRecord | None = None
+    egress: EgressAudit | None = None  # the egress audit (hosts contacted, refused, bytes)
+    notes: tuple[str, ...] = ()  # one line each: what the report must say (disk limit, egress, caps)
+
+    @property
+    def ran(self) -> bool:
+        """The container ran (completed, or stopped at the disk limit): graded with what it left."""
+        return self.status in RAN
 
     @property
     def changed_paths(self) -> frozenset[str]:
@@ -80,6 +118,11 @@ class RunMetadata:
         data["files_changed"] = [asdict(c) for c in self.files_changed]
         data["skipped_files"] = list(self.skipped_files)
         data["attempts"] = [asdict(a) for a in self.attempts]
+        data["egress"] = self.egress.to_dict() if self.egress is not None else None
+        data["notes"] = list(self.notes)
+        if self.collection is not None:
+            data["collection"]["caps_hit"] = list(self.collection.caps_hit)
+            data["collection"]["odd_names"] = list(self.collection.odd_names)
         return data
 
     def write(self, path: Path) -> None:
@@ -98,6 +141,20 @@ class RunMetadata:
             AttemptRecord(**{k: v for k, v in a.items() if k in AttemptRecord.__dataclass_fields__})
             for a in data.get("attempts", [])
         )
+        disk, coll = data.get("disk"), data.get("collection")
+        values["disk"] = (
+            DiskRecord(**{k: v for k, v in disk.items() if k in DiskRecord.__dataclass_fields__})
+            if isinstance(disk, dict) else None
+        )  # fmt: skip
+        if isinstance(coll, dict):
+            kept = {k: v for k, v in coll.items() if k in CollectionRecord.__dataclass_fields__}
+            kept["caps_hit"] = tuple(kept.get("caps_hit") or ())
+            kept["odd_names"] = tuple(kept.get("odd_names") or ())
+            values["collection"] = CollectionRecord(**kept)
+        else:
+            values["collection"] = None
+        values["egress"] = EgressAudit.from_dict(data.get("egress"))
+        values["notes"] = tuple(str(n) for n in data.get("notes") or ())
         return cls(**values)
 
     @classmethod

@@ -10,8 +10,10 @@ from the submission folder, after ``venv`` and ``.venv`` are removed. Root insid
   started). Docker's defaults NET_RAW, MKNOD, NET_BIND_SERVICE, SYS_CHROOT, SETPCAP, SETFCAP and
   AUDIT_WRITE are not granted (nothing in an ``apt-get install``/``pip install`` needs them; packages
   whose postinst sets file capabilities fall back to setuid); no SYS_*, no NET_ADMIN, ever.
-- no-new-privileges, the engine's default seccomp profile, pids/memory(no swap)/CPU limits, no host
-  environment, no docker socket;
+- no-new-privileges, reprobot's seccomp profile (``runner.seccomp``: the engine's default minus
+  io_uring and ptrace), the host's ``/proc`` entries masked (``runner.sandbox``), pids/memory (no
+  swap)/CPU limits, no host environment, no docker socket; disk, files, time and network bounded
+  outside (``runner.runfs``, ``runner.collect``, ``runner.watchdog``, ``runner.egress``);
 - no host path but the workspace: a copy of the submission in a private (0700) temporary folder,
   bind-mounted at ``/submission``. Files root creates there never block cleanup: when reprobot does
   not run as root (or the engine remaps user namespaces), a short container of the same image makes

@@ -11,14 +11,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from runner.collect import CollectResult, collect
+from runner.egress_audit import EgressAudit
 from runner.engine import ContainerEngine, ExitState, GpuRequest
 from runner.errors import SubmissionError
 from runner.gpu import GpuSnapshot
 from runner.layout import REPRODUCE_LOG, RUN_METADATA
-from runner.metadata import AttemptRecord, FileChange, RunMetadata, RunStatus
+from runner.metadata import AttemptRecord, CollectionRecord, DiskRecord, FileChange, RunMetadata, RunStatus
 from runner.options import ReproduceOptions, Variation
 from runner.profiles import Profile
-from runner.workspace import collect
 
 
 def now_iso() -> str:
@@ -66,6 +67,10 @@ class RunContext:
     gpu_request: GpuRequest | None
     gpu_seen: GpuSnapshot | None
     pythons: tuple[str, ...]
+    sandbox: Any = None  # runner.sandbox.Sandbox: the host's filesystems, firewall, proxy, watchdog
+    state: Any = None  # runner.run_state.RunState of this run
+    ca_bundle: Path | None = None  # the CA bundle runs trust (runner.cabundle)
+    upstream: str | None = None  # the egress proxy's parent proxy
 
 
 @dataclass
@@ -83,6 +88,10 @@ class Attempt:
     skipped: tuple[str, ...] = ()
     status: RunStatus = "completed"
     error: str | None = None
+    disk: DiskRecord | None = None
+    collection: CollectionRecord | None = None
+    egress: EgressAudit | None = None
+    notes: tuple[str, ...] = ()
 
     @property
     def failed(self) -> bool:
@@ -136,6 +145,11 @@ def build_metadata(
         gpu=gpu,
         files_changed=attempt.changes if attempt else (),
         skipped_files=attempt.skipped if attempt else (),
+        runtime=options.runtime if ctx is not None else None,
+        disk=attempt.disk if attempt else None,
+        collection=attempt.collection if attempt else None,
+        egress=attempt.egress if attempt else None,
+        notes=attempt.notes if attempt else (),
         status=status or (attempt.status if attempt else "not_run"),
         error=attempt.error if attempt else None,
         submission_ref=submission_ref,
@@ -161,13 +175,54 @@ def record_without_run(
     collected = out_dir / "submission"
     if collected.exists() or collected.is_symlink():
         raise SubmissionError(f"{out_dir}: already holds a submission/ folder; use an empty --out folder")
-    result = collect(
-        submission, collected, file_cap=options.file_cap_bytes, total_cap=options.total_cap_bytes
-    )
+    result = collect(submission, collected, options.collect_caps())
     (out_dir / REPRODUCE_LOG).write_bytes(b"")
     meta = replace(
         build_metadata(None, None, options=options, submission_ref=submission_ref, not_run_reason=reason),
         skipped_files=tuple(result.skipped),
+        collection=collection_record(result),
+        notes=collection_notes(result),
     )
     meta.write(out_dir / RUN_METADATA)
     return meta
+
+
+def collection_record(result: CollectResult, error: str | None = None) -> CollectionRecord:
+    return CollectionRecord(
+        entries_seen=result.entries_seen,
+        files_seen=result.files_seen,
+        files_skipped=result.files_skipped,
+        read_bytes=result.read_bytes,
+        copied_bytes=result.copied_bytes,
+        seconds=round(result.seconds, 3),
+        caps_hit=result.caps_hit,
+        error=error,
+        odd_names=tuple(result.odd_names),
+    )
+
+
+CAP_WORDS = {
+    "files": "the file-count cap",
+    "read": "the cap on bytes read",
+    "copied": "the cap on bytes copied",
+    "names": "paths too long or too deep",
+    "time": "the time cap",
+}
+
+
+def collection_notes(result: CollectResult, error: str | None = None) -> tuple[str, ...]:
+    notes = []
+    if result.caps_hit:
+        why = ", ".join(CAP_WORDS.get(c, c) for c in result.caps_hit)
+        notes.append(
+            f"collection: {result.files_skipped} files or folders skipped ({why}); "
+            "graded with what was collected"
+        )
+    if result.odd_names:
+        notes.append(
+            f"collection: {len(result.odd_names)} name(s) not UTF-8 or with control characters, collected "
+            f"as they are (first: {result.odd_names[0]})"
+        )
+    if error:
+        notes.append(f"collection stopped part-way ({error}); graded with what was collected")
+    return tuple(notes)

@@ -12,22 +12,13 @@ import os
 import shutil
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from runner.collect import EXCLUDED_TOP, CollectCaps, CollectResult, FileInfo, Snapshot
+from runner.collect import collect as collect_bounded
 from runner.metadata import FileChange
 
-EXCLUDED_TOP = frozenset({".git"})  # version-control metadata: never hashed or collected
 _CHUNK = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class FileInfo:
-    sha256: str | None  # None: not hashed (over the per-file cap: never read a huge or sparse file)
-    size: int
-
-
-Snapshot = dict[str, FileInfo]
 
 
 def walk(root: Path, *, exclude_top: frozenset[str] = EXCLUDED_TOP) -> Iterator[tuple[str, os.DirEntry[str]]]:
@@ -71,16 +62,6 @@ def hash_file(path: str) -> FileInfo | None:
         return FileInfo(h.hexdigest(), size)
     finally:
         os.close(fd)
-
-
-def snapshot(root: Path) -> Snapshot:
-    result: Snapshot = {}
-    for rel, entry in walk(root):
-        if entry.is_file(follow_symlinks=False):
-            info = hash_file(entry.path)
-            if info is not None:
-                result[rel] = info
-    return result
 
 
 def _differs(old: FileInfo, new: FileInfo) -> bool:
@@ -127,62 +108,11 @@ def chown_tree(root: Path, uid: int, gid: int) -> None:
             os.chown(os.path.join(dirpath, name), uid, gid, follow_symlinks=False)
 
 
-@dataclass
-class CollectResult:
-    after: Snapshot = field(default_factory=dict)
-    skipped: list[str] = field(default_factory=list)
-    copied_bytes: int = 0
+def snapshot(root: Path, caps: CollectCaps | None = None) -> Snapshot:
+    """Hashes and sizes of the regular files under ``root`` (within ``caps``)."""
+    return collect_bounded(root, None, caps or CollectCaps()).after
 
 
 def collect(workspace: Path, dest: Path, *, file_cap: int, total_cap: int) -> CollectResult:
-    """Copy regular files of the executed workspace to ``dest`` (caps applied) and hash them all."""
-    result = CollectResult()
-    dest.mkdir(parents=True, exist_ok=True)
-    for rel, entry in walk(workspace):
-        target = dest / rel
-        if entry.is_dir(follow_symlinks=False):
-            target.mkdir(mode=0o755, exist_ok=True)
-            continue
-        if entry.is_symlink():
-            result.skipped.append(f"{rel} (symlink)")
-            continue
-        try:
-            fd = _open_nofollow(entry.path)
-        except OSError:
-            result.skipped.append(f"{rel} (unreadable)")
-            continue
-        try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                result.skipped.append(f"{rel} (not a regular file)")
-                continue
-            within = st.st_size <= file_cap and result.copied_bytes + st.st_size <= total_cap
-            if not within:
-                why = "over the per-file cap" if st.st_size > file_cap else "over the total cap"
-                result.skipped.append(f"{rel} ({why}: {st.st_size} bytes)")
-            if st.st_size > file_cap:  # neither copied nor hashed (a 1 TB sparse file costs nothing)
-                result.after[rel] = FileInfo(None, st.st_size)
-                continue
-            h = hashlib.sha256()
-            size = 0
-            out = open(target, "xb") if within else None  # noqa: SIM115 - closed below
-            try:
-                while chunk := os.read(fd, _CHUNK):
-                    h.update(chunk)
-                    size += len(chunk)
-                    if size > file_cap:  # grew since fstat (cannot happen once stopped): stop here
-                        break
-                    if out is not None:
-                        out.write(chunk)
-            finally:
-                if out is not None:
-                    out.close()
-                    if size > file_cap:
-                        os.unlink(target)
-                    else:
-                        result.copied_bytes += size
-                        os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))  # mtimes: what a run touched
-            result.after[rel] = FileInfo(h.hexdigest() if size <= file_cap else None, size)
-        finally:
-            os.close(fd)
-    return result
+    """``runner.collect.collect`` with the default caps but these two."""
+    return collect_bounded(workspace, dest, CollectCaps(file_cap=file_cap, total_cap=total_cap))

@@ -2,8 +2,9 @@
 # Install everything reprobot needs on a fresh Debian machine, idempotently:
 #   a virtualenv with reprobot and its test extras, Debian's docker.io (engine started),
 #   debootstrap (to build the default reproduction image offline), chromium and chromium-driver
-#   (HTML report tests, driven by selenium),
-#   and the default reproduction image itself.
+#   (HTML report tests, driven by selenium), the default reproduction image itself, and what bounds
+#   a run: squid (the egress allow-list proxy), iptables, e2fsprogs (the per-run filesystem) and
+#   runsc (gVisor), registered with the engine as the runtime "runsc".
 # Re-running is cheap: each step is skipped when its result is already there.
 # REPROBOT_SKIP_DOCKER=1 / REPROBOT_SKIP_BROWSER=1 skip those parts.
 set -euo pipefail
@@ -39,12 +40,34 @@ fi
 # 2. Docker engine (Debian's docker.io), started if not running
 if [ "${REPROBOT_SKIP_DOCKER:-0}" != 1 ]; then
   command -v dockerd >/dev/null 2>&1 || apt_install docker.io
-  apt_install debootstrap
+  apt_install debootstrap squid iptables e2fsprogs
+  # Debian starts its own squid on port 3128 when installed; reprobot runs one per run instead.
+  # gVisor, where Debian has it: registered as the runtime "runsc" (runner.runtime: runsc).
+  if apt-cache show runsc >/dev/null 2>&1; then apt_install runsc; fi
   if ! docker info >/dev/null 2>&1; then
     log "starting dockerd"
     as_root sh -c 'nohup dockerd >/var/log/reprobot-dockerd.log 2>&1 &'
     for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
     docker info >/dev/null 2>&1 || { log "dockerd did not start; see /var/log/reprobot-dockerd.log"; exit 1; }
+  fi
+  # runsc: registered once (merged into /etc/docker/daemon.json; dockerd reloads it on SIGHUP).
+  # Debian's runsc (2022-12) refuses to start its own network stack on kernels that give every
+  # network namespace its own net.core.rmem_default (it takes that for the host's namespace);
+  # --network=host keeps the container's own namespace, and reprobot's rules, with the kernel's
+  # stack inside it: that works on every kernel.
+  if command -v runsc >/dev/null 2>&1 && ! grep -q '"runsc"' /etc/docker/daemon.json 2>/dev/null; then
+    log "registering runsc with the Docker engine (/etc/docker/daemon.json)"
+    as_root python3 - "$(command -v runsc)" <<'PY'
+import json, os, sys
+path = "/etc/docker/daemon.json"
+data = json.load(open(path)) if os.path.exists(path) and os.path.getsize(path) else {}
+data.setdefault("runtimes", {})["runsc"] = {"path": sys.argv[1], "runtimeArgs": ["--network=host"]}
+os.makedirs("/etc/docker", exist_ok=True)
+json.dump(data, open(path + ".tmp", "w"), indent=2)
+os.replace(path + ".tmp", path)
+PY
+    as_root sh -c 'kill -HUP "$(pidof dockerd)"' || true
+    for _ in $(seq 1 20); do docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"' && break; sleep 0.5; done
   fi
   # 3. The default reproduction image, built locally (no registry needed); a no-op when present.
   if .venv/bin/reprobot image --help >/dev/null 2>&1; then

@@ -140,6 +140,10 @@ COMMAND_TABLE: dict[str, tuple[str, str]] = {
         "config_cmds",
         "Write PATH (default reprobot.yaml): every setting at its default, each with its comment.",
     ),
+    "janitor": (
+        "runner_cmds",
+        "Remove what dead runs left: containers past their deadline, networks, proxies, mounts, folders.",
+    ),
     "jobs": (
         "bot_cmds",
         "List the queue's jobs.",

@@ -68,14 +68,14 @@ def worker(ctx: click.Context, once: bool, concurrency: int | None) -> None:
     from bot.forge.api import clients_for
     from bot.github.pygithub import github_factory
     from bot.jobs.worker import Worker, build_grader
-    from runner.janitor import sweep_at_start
+    from runner.janitor import Reaper
 
     settings: Settings = app_settings(ctx)
     # reprobot's own loggers speak at INFO; libraries (drain3, urllib3, docker) only when they warn
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     for own in ("reprobot", "runner", "judge", "bot"):
         logging.getLogger(own).setLevel(logging.INFO)
-    sweep_at_start(settings.runner.image)  # containers and temp folders of dead runs
+    reaper = Reaper(settings.runner.image).start()  # dead runs' leftovers, at start and every minute
     queue = _queue(settings)  # a fatal misconfiguration: one line, before anything else
     github_for = clients_for(settings, github_factory)
     grader = build_grader(settings)
@@ -89,7 +89,10 @@ def worker(ctx: click.Context, once: bool, concurrency: int | None) -> None:
             err=True,
         )
     w = Worker(settings, queue, grader, github_for)
-    n = w.run(once=once, concurrency=concurrency)
+    try:
+        n = w.run(once=once, concurrency=concurrency)
+    finally:
+        reaper.stop()
     click.echo(f"reprobot: worker processed {n} job(s)", err=True)
 
 

@@ -9,11 +9,13 @@ import click
 
 from bot.cli.common import app_settings, resolve_paper
 from bot.errors import ConfigError
+from runner.allowlist import normalise_entry
 from runner.blacklist import AGENT_LOG, Policy, scan_submission
 from runner.errors import SubmissionError
 from runner.fetch import fetch_submission
 from runner.janitor import temp_dir
 from runner.layout import REPRODUCE_LOG
+from runner.options import paper_overrides
 from runner.reproduce import ReproduceOptions, reproduce
 
 
@@ -79,7 +81,20 @@ def image_build(ctx: click.Context, image: str | None, force: bool) -> None:
 @click.option("--pids", "pids_limit", type=int, default=None, help="Maximum number of processes.")
 @click.option("--gpus", default=None, help="auto, none, all, a count, or device=0,1 (default: runner.gpus).")
 @click.option("--salvage/--no-salvage", default=None, help="Retry a quick failure (PaperBench's variations).")
-@click.option("--network", default=None, help="none, bridge or a named Docker network (not host).")
+@click.option(
+    "--network",
+    default=None,
+    help="policy (its own network, egress through the audited allow-list proxy), none, bridge "
+    "(unrestricted) or a named Docker network (not host). Default: runner.network.",
+)
+@click.option(
+    "--disk", "disk_limit", default=None, help="Disk limit (writable layer + workspace), e.g. 20g, or none."
+)
+@click.option("--runtime", default=None, help="The engine's OCI runtime, e.g. runsc (gVisor).")
+@click.option(
+    "--egress-allow", "egress_allow", multiple=True, help="A host (or .domain) the run may also reach."
+)
+@click.option("--paper", "paper_ref", default=None, help="Apply this paper's runner limits (config.yaml).")
 @click.option("--image", default=None)
 @click.option(
     "--env-file",
@@ -100,6 +115,10 @@ def reproduce_cmd(
     gpus: str | None,
     salvage: bool | None,
     network: str | None,
+    disk_limit: str | None,
+    runtime: str | None,
+    egress_allow: tuple[str, ...],
+    paper_ref: str | None,
     image: str | None,
     env_file: Path | None,
 ) -> None:
@@ -109,16 +128,29 @@ def reproduce_cmd(
     whenever the run happened, whatever reproduce.sh returned: read metadata.json.
     """
     settings = app_settings(ctx).runner
+    overrides: dict[str, object] = {}
+    if paper_ref is not None:
+        try:
+            overrides = paper_overrides(settings, resolve_paper(ctx, paper_ref).config)
+        except ValueError as exc:
+            raise ConfigError(f"paper {paper_ref}: {exc}") from None
+    if egress_allow:
+        base = overrides.get("egress_allow", settings.egress_allow)
+        try:
+            hosts = (*base, *map(normalise_entry, egress_allow))  # type: ignore[misc]
+        except ValueError as exc:
+            raise ConfigError(f"--egress-allow: {exc}") from None
+        overrides["egress_allow"] = hosts
+    cli = dict(timeout_s=timeout_s, memory=memory, cpus=cpus, gpus=gpus, network=network)
+    cli["disk_limit"] = disk_limit
+    overrides.update({k: v for k, v in cli.items() if v is not None})
     options = ReproduceOptions.from_settings(
         settings,
+        **overrides,  # type: ignore[arg-type]
         profile=profile,
         salvage=salvage,
-        timeout_s=timeout_s,
-        memory=memory,
-        cpus=cpus,
         pids_limit=pids_limit,
-        gpus=gpus,
-        network=network,
+        runtime=runtime,
         image=image,
     )
     env = parse_env_file(env_file) if env_file is not None else {}
@@ -144,8 +176,13 @@ def reproduce_cmd(
     click.echo(
         f"attempts={len(meta.attempts)} exit_code={meta.exit_code} timed_out={str(meta.timed_out).lower()} "
         f"oom_killed={str(meta.oom_killed).lower()} duration_s={meta.duration_s:.2f} "
-        f"files_changed={len(meta.files_changed)} log_truncated={str(meta.log_truncated).lower()}"
+        f"files_changed={len(meta.files_changed)} log_truncated={str(meta.log_truncated).lower()} "
+        f"status={meta.status}"
     )
+    for note in meta.notes:
+        click.echo(f"note: {note}")
+    if meta.egress is not None:
+        click.echo(meta.egress.summary())
     click.echo(str(out_dir))
 
 
@@ -243,12 +280,40 @@ def doctor_cmd(ctx: click.Context) -> None:
     """
     from runner.docker_engine import DockerEngine
     from runner.doctor import diagnose, failed
+    from runner.doctor_sandbox import diagnose_sandbox
 
-    checks = diagnose(app_settings(ctx).runner, lambda: DockerEngine(timeout_s=60))
+    settings = app_settings(ctx).runner
+    checks = diagnose(settings, lambda: DockerEngine(timeout_s=60))
     for check in checks:
         click.echo(check.line())
+    if checks[0].name == "engine" and checks[0].level != "FAIL":  # the sandbox's bounds on this host
+        engine = DockerEngine(timeout_s=60)
+        image_present = not any(c.name == "image" and c.level == "FAIL" for c in checks)
+        more = diagnose_sandbox(settings, engine, engine.info(), image_present=image_present)
+        for check in more:
+            click.echo(check.line())
+        checks = (*checks, *more)
     if failed(checks):
         ctx.exit(3)
+
+
+@click.command("janitor")
+@click.pass_context
+def janitor_cmd(ctx: click.Context) -> None:
+    """Remove what dead runs left: containers past their deadline, networks, proxies, mounts, folders."""
+    from runner.janitor import sweep_at_start
+
+    settings = app_settings(ctx).runner
+    bases = (settings.scratch_dir,) if settings.scratch_dir is not None else ()
+    result = sweep_at_start(settings.image, bases)
+    if result is None:
+        click.echo("reprobot: the Docker engine is not reachable; temp folders only", err=True)
+        return
+    click.echo(
+        f"containers removed={len(result.containers_removed)} "
+        f"networks removed={len(result.networks_removed)} "
+        f"folders removed={len(result.folders_removed)} folders left={len(result.folders_left)}"
+    )
 
 
 @click.group("import")
@@ -275,4 +340,6 @@ def import_paperbench_cmd(ctx: click.Context, run: Path, out_dir: Path) -> None:
     click.echo(str(out_dir))
 
 
-COMMANDS: list[click.Command] = [image_group, reproduce_cmd, blacklist_group, doctor_cmd, import_group]
+COMMANDS: list[click.Command] = [
+    image_group, reproduce_cmd, blacklist_group, doctor_cmd, import_group, janitor_cmd
+]  # fmt: skip

@@ -33,12 +33,13 @@ from judge.errors import PaperNotFound
 from judge.papers import PaperRegistry
 
 PER_PAPER_KEYS = ("timeout_s", "memory", "cpus", "gpus", "network")
+RUNNER_READS = ("disk_limit", "egress_allow")  # read by `reprobot reproduce --paper` on the runner itself
 CHECKS = {
     "timeout": re.compile(r"^[1-9][0-9]{0,7}$"),
     "memory": re.compile(r"^[1-9][0-9]*[kmgt]?$", re.I),
     "cpus": re.compile(r"^[0-9]+(\.[0-9]+)?$"),
     "gpus": re.compile(r"^(|auto|none|all|[0-9]+|device=[0-9]+(,[0-9]+)*)$"),
-    "network": re.compile(r"^(none|bridge)$"),
+    "network": re.compile(r"^(policy|none|bridge)$"),
     "artifact": re.compile(r"^[A-Za-z0-9._-]{1,100}$"),
 }
 
@@ -54,7 +55,7 @@ def paper_runner_overrides(settings: Settings, paper_id: str | None) -> dict[str
     runner = config.get("runner") if isinstance(config, dict) else None
     if not isinstance(runner, dict):
         return {}
-    unknown = sorted(set(runner) - set(PER_PAPER_KEYS))
+    unknown = sorted(set(runner) - set(PER_PAPER_KEYS) - set(RUNNER_READS))
     if unknown:
         raise ConfigError(f"paper {paper_id}: config.yaml runner: unknown key(s) {', '.join(unknown)}")
     return {k: runner[k] for k in PER_PAPER_KEYS if k in runner}

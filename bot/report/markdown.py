@@ -143,6 +143,8 @@ def _run_facts(ctx: ReportContext) -> dict[str, Any] | None:
         "oom": yes_no[bool(run.oom_killed)],
         "gpu": clip(gpu, 120),
         "log_truncated": yes_no[bool(run.log_truncated)],
+        "network": md_inline(run.egress.summary(), 400) if run.egress is not None else None,
+        "notes": [md_inline(note, 400) for note in run.notes[:8]],  # disk limit, egress, collection caps
     }
 
 

@@ -86,7 +86,7 @@ def test_actions_mode_dispatches_the_configured_workflow_then_judges_here(
         "memory": "16g",
         "cpus": "4",
         "gpus": "auto",
-        "network": "bridge",
+        "network": "policy",  # the default: its own network, egress through the audited proxy
         "artifact": "executed-submission",
     }
     [run] = github.check_runs.values()

@@ -153,7 +153,8 @@ def test_metadata_records_what_the_container_saw(tmp_path: Path) -> None:
     sub = tmp_path / "sub"
     sub.mkdir()
     (sub / "reproduce.sh").write_text("python train.py\n")
-    options = ReproduceOptions(image="img", gpus="all", salvage=False)
+    # This stand-in engine answers for GPUs only: the run needs no network and no disk limit from it.
+    options = ReproduceOptions(image="img", gpus="all", salvage=False, network="none", disk_limit=None)
     meta = reproduce(sub, tmp_path / "out", options, engine=engine)  # type: ignore[arg-type]
     probe_spec, run_spec = engine.specs
     assert probe_spec.command[:2] == ("nvidia-smi", "-q") and probe_spec.gpu == GpuRequest("all", "runtime")

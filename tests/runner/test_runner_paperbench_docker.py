@@ -274,8 +274,8 @@ def test_ordinary_user_reprobot_leaves_nothing_of_roots_files(
     code = (
         "from pathlib import Path; from runner.reproduce import ReproduceOptions, reproduce\n"
         f"m = reproduce(Path({str(sub)!r}), Path({str(work / 'out')!r}),"
-        f" ReproduceOptions(image={repro_image!r},"
-        " network='none', memory='128m', salvage=False)); print('exit', m.exit_code)\n"
+        f" ReproduceOptions(image={repro_image!r},"  # an ordinary user cannot mount a disk limit
+        " network='none', disk_limit=None, memory='128m', salvage=False)); print('exit', m.exit_code)\n"
     )
 
     def demote() -> None:
