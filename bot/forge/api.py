@@ -17,8 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.forge.repo import LocalForge, PushedSubmission
-from bot.github.api import CheckRunOutput, GitHubAPI, GitHubFactory
+from bot.forge.repo import LocalForge, PushedSubmission, RefMoved
+from bot.github.api import CheckRunOutput, GitHubAPI, GitHubFactory, PublishConflict
 from bot.intake.actions import JobInfo, NewGrade, NewNotice
 from bot.jobs.quota import normalised_name
 from bot.settings import Settings, forge_path
@@ -204,8 +204,17 @@ class ForgeAPI:
     def get_pull(self, repo: str, number: int) -> dict[str, Any]:
         return {"number": number, "state": "open", "head": {}, "base": {}}
 
-    def publish_files(self, repo: str, branch: str, files: Mapping[str, bytes], message: str) -> None:
-        commit = self.forge.commit_files(branch, dict(files), message)
+    def publish_base(self, repo: str, branch: str, paths: tuple[str, ...]) -> str:
+        return self.forge.branch_head(branch) or ""
+
+    def publish_files(
+        self, repo: str, branch: str, files: Mapping[str, bytes], message: str, base: str | None = None
+    ) -> None:
+        expected: str | None | bool = True if base is None else (base or None)
+        try:
+            commit = self.forge.commit_files(branch, dict(files), message, expected)
+        except RefMoved as exc:
+            raise PublishConflict(str(exc)) from None
         if commit:
             self.echo(f"published {len(files)} file(s) to {branch} ({commit[:7]})")
 
