@@ -22,7 +22,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-COMMANDS = ("regrade", "rerun", "status", "code-dev", "override", "help")
+COMMANDS = ("regrade", "rerun", "status", "code-dev", "help")  # advertised (help text, the PR comment)
+OVERRIDE = "override"  # parsed, its argument carried to the command job; advertised once it is handled
+WORDS = (*COMMANDS, OVERRIDE)
 WRITE_PERMISSIONS = frozenset({"admin", "maintain", "write"})
 COMMAND = "/reprobot"
 MAX_SCAN_CHARS = 65_536  # GitHub's limit for a comment body; anything past it is never read
@@ -39,14 +41,13 @@ HELP_TEXT = """**reprobot commands** (for users with write access to this reposi
 | `/reprobot rerun` | reproduce and judge again |
 | `/reprobot status` | show the state of this pull request's grading jobs |
 | `/reprobot code-dev` | grade the Code-Dev variant (Code Development leaves only) |
-| `/reprobot override LEAF pass\\|fail REASON` | a maintainer's verdict on one leaf, with the reason |
 | `/reprobot help` | this list |
 """
 
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    """A parsed command: its word (one of ``COMMANDS``; an unknown word is ``help``) and the rest
+    """A parsed command: its word (one of ``WORDS``; an unknown word is ``help``) and the rest
     of its line (``override``'s ``LEAF pass REASON``), stripped and bounded."""
 
     word: str
@@ -94,7 +95,7 @@ def _command_of(line: str) -> Command | None:
     if not words:
         return Command("help")
     word = words[0].lower()
-    if word not in COMMANDS:
+    if word not in WORDS:
         return Command("help")
     argument = " ".join(words[1].split()) if len(words) > 1 else ""
     return Command(word, argument[:MAX_ARGUMENT_CHARS])
