@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from bot.cli.common import app_settings, registry
+from bot.errors import BotError
 from bot.forge.repo import LocalForge, parse_post_receive
 from bot.settings import Settings, forge_path
 
@@ -52,8 +53,7 @@ def forge_hook(ctx: click.Context, path: Path) -> None:
     if settings.forge.identity_env is not None:  # pushes bound to the pusher's identity
         identity = os.environ.get(settings.forge.identity_env, "").strip() or None
         if identity is None:
-            click.echo(f"reprobot: no pusher identity (${settings.forge.identity_env}): not queued", err=True)
-            raise SystemExit(1)
+            raise BotError(f"no pusher identity (${settings.forge.identity_env}): nothing queued")
     repo = settings.forge.repo_name
     for pushed in parse_post_receive(sys.stdin):
         problem = paper_notice(settings, reg, pushed.paper_id, f"paper/{pushed.paper_id}")

@@ -12,7 +12,8 @@ artifact, so nothing there may run in a reader's browser):
 - ``text/html`` only for the report reprobot itself rendered: ``report.html`` at the root of a
   result folder (``<repo>/pr<N>/job<id>-g<gen>/``, beside ``grade.json``), with a CSP whose
   ``script-src`` admits only the hashes of the scripts in reprobot's own template (a page that is
-  not ours runs nothing, even served as HTML), and the leaderboard, with no script at all;
+  not ours runs nothing, even served as HTML), and the leaderboard, likewise (its template's
+  scripts by hash; today it has none). A template's ``<script>`` must hold no template syntax;
 - images the run wrote (png, jpeg, gif, webp) as their image type;
 - SVG as ``image/svg+xml`` under ``default-src 'none'; style-src 'unsafe-inline'; sandbox``;
 - everything else (``jobN-gG-executed/report.html``, ``attempts/1/report.html``, a submission's
@@ -37,6 +38,7 @@ from bot.settings import Settings, results_dir
 
 LEADERBOARD_HTML = "leaderboard.html"
 REPORT_TEMPLATE = "report.html.j2"
+LEADERBOARD_TEMPLATE = "leaderboard.html.j2"
 RESULT_FOLDER_RE = re.compile(r"^job[0-9]+-g[0-9]+$")
 PR_FOLDER_RE = re.compile(r"^pr[0-9]+$")
 TEXT_SUFFIXES = frozenset(
@@ -47,7 +49,6 @@ IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
                ".webp": "image/webp"}  # fmt: skip
 SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 FILE_CSP = "default-src 'none'; sandbox"
-LEADERBOARD_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 _SCRIPT_RE = re.compile(r"<script>(.*?)</script>", re.S)
 TEXT_SNIFF_BYTES = 8192
 
@@ -68,15 +69,20 @@ def script_hashes(template: str) -> tuple[str, ...]:
 
 
 @cache
-def report_csp() -> str:
-    """The report's CSP: no source but its own styles, images of this server (the run's figures,
-    served as images) and data:, and reprobot's own scripts."""
-    template = (asset_dir("templates") / REPORT_TEMPLATE).read_text(encoding="utf-8")
+def page_csp(template_name: str) -> str:
+    """The CSP of a page reprobot renders from ``template_name``: no source but its own styles,
+    images of this server (the run's figures, served as images) and data:, and the scripts of that
+    template, by hash (none: ``'none'``)."""
+    template = (asset_dir("templates") / template_name).read_text(encoding="utf-8")
     scripts = " ".join(script_hashes(template)) or "'none'"
     return (
         f"default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; script-src {scripts}; "
         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     )
+
+
+def report_csp() -> str:
+    return page_csp(REPORT_TEMPLATE)
 
 
 def _resolve(root: Path, rel: str) -> Path | None:
@@ -133,7 +139,7 @@ def _send_file(path: Path, *, kind: str) -> Response:
         response.headers["Content-Security-Policy"] = report_csp()
     elif kind == "leaderboard":
         response = send_file(path, mimetype="text/html")
-        response.headers["Content-Security-Policy"] = LEADERBOARD_CSP
+        response.headers["Content-Security-Policy"] = page_csp(LEADERBOARD_TEMPLATE)
     elif kind == "image":
         response = send_file(path, mimetype=IMAGE_TYPES[suffix])
         response.headers["Content-Security-Policy"] = FILE_CSP

@@ -33,8 +33,10 @@ from tests.standins.github_server import GitHubStandIn
 OPS = "org/reprobot-ops"
 
 
-def _dispatched(settings: Settings) -> tuple[JobQueue, Worker, Job, list[tuple[str, int, str]]]:
-    queue = JobQueue(queue_path(settings), lease_s=settings.bot.lease_s)
+def _dispatched(
+    settings: Settings, clock: Any = time.time
+) -> tuple[JobQueue, Worker, Job, list[tuple[str, int, str]]]:
+    queue = JobQueue(queue_path(settings), lease_s=settings.bot.lease_s, clock=clock)
     deliver(settings, "pull_request", payload("pull_request/opened"))
     downloads: list[tuple[str, int, str]] = []
     real = github_factory(settings)
@@ -122,10 +124,11 @@ def test_a_replayed_run_of_an_earlier_dispatch_does_not_count(
 ) -> None:
     """A run dispatched earlier (its nonce seen in the run list) cannot stand in for the next
     dispatch of the same job: each dispatch has a fresh nonce."""
-    settings = make_settings(dispatch={"mode": "actions", "workflow_repository": OPS, "timeout_s": 0.2})
-    queue, worker, job, _ = _dispatched(settings)
+    settings = make_settings(dispatch={"mode": "actions", "workflow_repository": OPS, "timeout_s": 3600})
+    now = [time.time()]
+    queue, worker, job, _ = _dispatched(settings, clock=lambda: now[0])
     first = genuine_run(job)
-    time.sleep(0.3)
+    now[0] += 3601  # the queue's clock: the run never reported back
     worker.run(once=True)  # expired: dispatched again, with a new nonce
     again = queue.get(job.id)
     assert again.state == "dispatched" and again.dispatch is not None and len(github.dispatches) == 2

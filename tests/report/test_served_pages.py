@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from evidence_fixtures import worked_example_result
 
+from bot.assets import asset_dir
 from bot.github.pygithub import safe_unzip
 from bot.report import write_html_report
 from bot.report.serve import report_csp, script_hashes
@@ -105,10 +106,17 @@ def test_every_answer_of_the_app_carries_the_security_headers(served_root: Path)
     board = served_root / "leaderboard.html"
     board.write_text(EVIL, encoding="utf-8")
     r = client.get("/leaderboard")
-    assert r.mimetype == "text/html" and "script-src" not in r.headers["Content-Security-Policy"]
+    assert r.mimetype == "text/html"
+    sources = re.search(r"script-src ([^;]*)", r.headers["Content-Security-Policy"])
+    assert sources is not None and script_hashes(EVIL)[0] not in sources.group(1)
+    assert "unsafe-inline" not in sources.group(1)
 
 
 def test_the_report_csp_hashes_the_templates_scripts() -> None:
+    """The hashes come from the template: its scripts must be what the page runs, byte for byte."""
+    template = (asset_dir("templates") / "report.html.j2").read_text(encoding="utf-8")
+    for body in re.findall(r"<script>(.*?)</script>", template, re.S):
+        assert "{{" not in body and "{%" not in body and "{#" not in body
     csp = report_csp()
     assert re.search(r"script-src 'sha256-[A-Za-z0-9+/=]{44}'", csp)
     assert "'unsafe-inline'" not in csp.split("script-src", 1)[1].split(";", 1)[0]
