@@ -8,6 +8,7 @@ answered 200 without new jobs, SQLite integrity ok.
 
     .venv/bin/python bench/webhook_load.py [--deliveries 200] [--seconds 10] [--redeliveries 20]
     .venv/bin/python bench/webhook_load.py --burst   # 200 deliveries at once from 8 concurrent senders
+    .venv/bin/python bench/webhook_load.py --burst --hostile   # and 8 hostile comments + 8 surrogates
 
 ``--burst`` sends every delivery as fast as the senders can (no pacing), ``--senders`` of them at a
 time (8 unless given): the p99 target (< 100 ms) must hold with every delivery committed to disk
@@ -65,9 +66,12 @@ def main() -> int:
     ap.add_argument(
         "--hostile",
         type=int,
+        nargs="?",
+        const=8,
         default=0,
-        help="also send this many PR comments of 65,536 newlines first (each at once); their "
-        "acknowledgement latency is reported apart",
+        help="also send this many PR comments of 65,536 newlines (stored) and as many signed payloads "
+        "with a lone surrogate in repository.full_name (answered 400, nothing stored), at once "
+        "(8 when given without a number); their latency is reported apart",
     )
     args = ap.parse_args()
     if args.senders is None:
@@ -113,6 +117,9 @@ def main() -> int:
         comment["issue"]["pull_request"] = {"url": "https://api.github.invalid/pulls/1"}
         comment["comment"]["body"] = "\n" * 65_536
         hostile_body = json.dumps(comment).encode()
+        surrogate = json.loads(json.dumps(template))
+        surrogate["repository"]["full_name"] = "\ud800"
+        surrogate_body = json.dumps(surrogate).encode()
         local = threading.local()
 
         def send(delivery: str, body: bytes, event: str = "pull_request") -> tuple[int, float]:
@@ -136,11 +143,12 @@ def main() -> int:
         interval = 0.0 if args.burst else args.seconds / max(1, args.deliveries)
         start = time.perf_counter()
         futures = []
-        hostile_pool = ThreadPoolExecutor(max(1, args.hostile))
+        hostile_pool = ThreadPoolExecutor(max(1, 2 * args.hostile))
         hostile = [
             hostile_pool.submit(send, str(uuid.uuid4()), hostile_body, "issue_comment")
             for _ in range(args.hostile)
         ]
+        refused = [hostile_pool.submit(send, str(uuid.uuid4()), surrogate_body) for _ in range(args.hostile)]
         with ThreadPoolExecutor(args.senders) as pool:
             for i, (delivery, body) in enumerate(bodies):
                 delay = start + i * interval - time.perf_counter()
@@ -155,6 +163,9 @@ def main() -> int:
         server.wait(timeout=10)
 
     hostile_ms = [1000 * f.result()[1] for f in hostile]
+    hostile_ok = sum(1 for f in hostile if f.result()[0] == 202)
+    refused_ms = [1000 * f.result()[1] for f in refused]
+    refused_ok = sum(1 for f in refused if f.result()[0] == 400)
     hostile_pool.shutdown()
     latencies_ms = [1000 * lat for _, lat in results]
     accepted = sum(1 for code, _ in results if code == 202)
@@ -192,12 +203,23 @@ def main() -> int:
     )
     if hostile_ms:
         print(
-            f"hostile comments     {len(hostile_ms)} x 65,536 newlines: ack ms max {max(hostile_ms):.1f}  "
-            f"mean {statistics.mean(hostile_ms):.1f}"
+            f"hostile comments     {hostile_ok}/{len(hostile_ms)} x 65,536 newlines accepted (202): "
+            f"ack ms max {max(hostile_ms):.1f}  mean {statistics.mean(hostile_ms):.1f}"
         )
+        print(
+            f"lone surrogates      {refused_ok}/{len(refused_ms)} answered 400 (nothing stored): "
+            f"ms max {max(refused_ms):.1f}  mean {statistics.mean(refused_ms):.1f}"
+        )
+    try:
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        load = "unknown"
+    print(f"machine              {os.cpu_count()} CPUs, load average {load} (1, 5, 15 min) after the run")
     target = percentile(latencies_ms, 99) < 100
     print(f"target p99 < 100 ms  {'met' if target else 'MISSED'}")
-    return 0 if consistent and accepted == args.deliveries and dup_ok == len(redelivered) else 1
+    all_hostile = hostile_ok == len(hostile_ms) and refused_ok == len(refused_ms)
+    answered = accepted == args.deliveries and dup_ok == len(redelivered) and all_hostile
+    return 0 if consistent and answered else 1
 
 
 if __name__ == "__main__":

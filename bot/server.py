@@ -4,6 +4,10 @@
 - ``GET /healthz``: the queue, worker liveness (beat files, ``bot.jobs.liveness``) and disk space,
   503 on trouble;
 - ``GET /results/...`` and ``GET /leaderboard``: result folders, read-only (``bot.report.serve``).
+
+Every response carries the security headers of ``SECURITY_HEADERS`` (no sniffing, no framing, no
+referrer); a response that sets no Content-Security-Policy of its own (JSON, redirects, errors) gets
+``DEFAULT_CSP``, which allows nothing.
 """
 
 from __future__ import annotations
@@ -18,6 +22,15 @@ from bot.jobs.queue import JobQueue
 from bot.report.serve import register_results
 from bot.settings import Settings, queue_path
 from judge.papers import PaperRegistry
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
 
 def create_app(settings: Settings, queue: JobQueue | None = None) -> Flask:
@@ -34,6 +47,14 @@ def create_app(settings: Settings, queue: JobQueue | None = None) -> Flask:
         return health(settings, q, has_secret)
 
     register_results(app, settings)  # GET /results/..., GET /leaderboard: read-only
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        response.headers.setdefault("Content-Security-Policy", DEFAULT_CSP)
+        return response
+
     return app
 
 

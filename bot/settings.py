@@ -140,6 +140,8 @@ class DispatchSettings(BaseModel):
     workflow_file: str = "reproduce.yml"
     workflow_ref: str = "main"  # the organizer's default branch; never taken from a PR
     artifact_name: str = "executed-submission"
+    # "<app-slug>[bot]" (App) or the token's user; default github.bot_login, else any App's bot
+    actor: str | None = None  # who dispatches: a completed run started by anyone else is ignored
     # a dispatched run that never reports back (runner lost, webhook lost) is dispatched again,
     # then shown neutral, after this long
     timeout_s: float = Field(default=8 * 3600.0, gt=0)
@@ -176,6 +178,8 @@ class ForgeSettings(BaseModel):
 
     path: Path | None = None  # default: <data_dir>/forge.git
     repo_name: str = "local/forge"  # how forge jobs are named in the queue and the leaderboard
+    # e.g. GL_USER (gitolite), REMOTE_USER (git-http-backend), or one an SSH forced command sets
+    identity_env: str | None = None  # env var naming the pusher: quotas count per identity
 
 
 class Settings(BaseModel):
@@ -280,6 +284,11 @@ def load_settings(config_path: Path | None = None, environ: Mapping[str, str] | 
         return Settings(**data, secrets=_secrets_from_env(environ))
     except ValidationError as exc:
         raise ConfigError(_format_validation_error(exc, source, text)) from None
+
+
+def dispatch_actor(settings: Settings) -> str | None:
+    """The login expected to have started a dispatched reproduction run, when known."""
+    return settings.dispatch.actor or settings.github.bot_login
 
 
 def queue_path(settings: Settings) -> Path:

@@ -17,7 +17,7 @@ import yaml
 
 from bot.errors import ConfigError
 from bot.intake.actions import JobInfo
-from bot.jobs.dispatch import limit_inputs, workflow_inputs
+from bot.jobs.dispatch import limit_inputs, new_nonce, workflow_inputs
 from bot.jobs.records import Job
 from bot.settings import Settings
 
@@ -60,8 +60,8 @@ def _job(paper: str) -> Job:
         paper=paper, installation_id=None, info=JobInfo(head_repo="fork/bench"), state="queued", stage="",
         attempts=0, next_attempt_at=0, lease_owner=None, lease_expires=0, generation=0, check_intent=False,
         check_run_id=None, check_completed=False, needs_close=False, comment_done=False, result_dir=None,
-        reuse_from=None, outcome=None, external=None, message="", delivery_id=None, created_at=0,
-        updated_at=0,
+        reuse_from=None, outcome=None, external=None, dispatch=None, quota_key=None, quota="", quota_day=None,
+        message="", delivery_id=None, created_at=0, updated_at=0,
     )  # fmt: skip
 
 
@@ -76,7 +76,7 @@ def _papers(tmp_path: Path, runner: object) -> Settings:
 
 def test_the_workflow_takes_exactly_what_the_bot_sends(tmp_path: Path) -> None:
     settings = _papers(tmp_path, {"timeout_s": 600, "gpus": "2"})
-    sent = {**workflow_inputs(_job("p1")), **limit_inputs(settings, "p1")}
+    sent = {**workflow_inputs(_job("p1"), new_nonce()), **limit_inputs(settings, "p1")}
     assert sent["timeout"] == "600" and sent["gpus"] == "2"  # the paper's overrides
     assert sent["memory"] == "32g" and sent["artifact"] == "exec-out"  # the organizer's settings
     wf = yaml.safe_load(REPRODUCE.read_text())
@@ -88,6 +88,18 @@ def test_the_workflow_takes_exactly_what_the_bot_sends(tmp_path: Path) -> None:
     assert "name: ${{ inputs.artifact }}" in text
     assert "--require-hashes -r reprobot/requirements.lock" in text and "--no-deps ./reprobot" in text
     assert "docker load" in text and "docker save" in text and "flock" in text
+
+
+def test_the_workflow_checks_the_job_label_and_echoes_it_with_its_nonce() -> None:
+    """The run-name carries the whole ``job`` input (id, generation, the dispatch's nonce): the bot
+    tells its own run by it; the validation step accepts exactly that shape."""
+    wf = yaml.safe_load(REPRODUCE.read_text())
+    assert wf["run-name"] == "reprobot job ${{ inputs.job }}"
+    label = workflow_inputs(_job("p1"), new_nonce())["job"]
+    [pattern] = re.findall(r'\[\[ "\$JOB" =~ (.+?) \]\] \|\|', REPRODUCE.read_text())
+    bash_ere = pattern.replace("\\ ", " ")
+    assert re.fullmatch(bash_ere.strip("^$"), label)
+    assert not re.fullmatch(bash_ere.strip("^$"), "7 g0")  # no nonce, no run
 
 
 def test_bad_per_paper_limits_are_the_organizers_error(tmp_path: Path) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import click
 
 from bot.cli.common import app_settings, registry
+from bot.errors import BotError
 from bot.forge.repo import LocalForge, parse_post_receive
 from bot.settings import Settings, forge_path
 
@@ -38,25 +40,34 @@ def forge_init(ctx: click.Context, path: Path | None) -> None:
 @click.pass_context
 def forge_hook(ctx: click.Context, path: Path) -> None:
     """post-receive: queue a grade for each pushed submit/<paper>/<name> branch (reads stdin)."""
-    from bot.forge.api import forge_grade_action
-    from bot.intake.routing import rubric_version
+    from bot.forge.api import forge_grade_action, forge_notice_action
+    from bot.intake.routing import paper_notice, rubric_version
     from bot.jobs.queue import JobQueue
     from bot.settings import queue_path
-    from judge.errors import PaperNotFound
 
     settings: Settings = app_settings(ctx)
     forge = LocalForge(path)
     reg = registry(ctx)
     queue = JobQueue(queue_path(settings), lease_s=settings.bot.lease_s)
+    identity: str | None = None
+    if settings.forge.identity_env is not None:  # pushes bound to the pusher's identity
+        identity = os.environ.get(settings.forge.identity_env, "").strip() or None
+        if identity is None:
+            raise BotError(f"no pusher identity (${settings.forge.identity_env}): nothing queued")
+    repo = settings.forge.repo_name
     for pushed in parse_post_receive(sys.stdin):
-        try:
-            version = rubric_version(reg, pushed.paper_id)
-        except PaperNotFound:
+        problem = paper_notice(settings, reg, pushed.paper_id, f"paper/{pushed.paper_id}")
+        if problem is not None and problem[2] == "failure":  # an unknown paper: said to the pusher
             click.echo(
                 f"reprobot: unknown paper {pushed.paper_id!r}: not queued (`reprobot papers`)", err=True
             )
             continue
-        ids = queue.apply([forge_grade_action(forge, settings.forge.repo_name, pushed, version)], "forge")
+        if problem is not None:  # the organizer's to fix (no paper.md): a neutral notice, not a grade
+            queue.apply([forge_notice_action(repo, pushed, *problem)], "forge")
+            click.echo(f"reprobot: {pushed.branch} @ {pushed.sha[:7]}: {problem[0]}: {problem[1]}", err=True)
+            continue
+        version = rubric_version(reg, pushed.paper_id)
+        ids = queue.apply([forge_grade_action(forge, repo, pushed, version, identity)], "forge")
         state = f"queued as job {ids[0]}" if ids else "already queued"
         click.echo(f"reprobot: {pushed.branch} @ {pushed.sha[:7]} {state} ({pushed.paper_id})", err=True)
 

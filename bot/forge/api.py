@@ -17,9 +17,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.forge.repo import LocalForge, PushedSubmission
-from bot.github.api import CheckRunOutput, GitHubAPI, GitHubFactory
-from bot.intake.actions import JobInfo, NewGrade
+from bot.forge.repo import LocalForge, PushedSubmission, RefMoved
+from bot.github.api import CheckRunOutput, GitHubAPI, GitHubFactory, PublishConflict
+from bot.intake.actions import JobInfo, NewGrade, NewNotice
+from bot.jobs.quota import normalised_name
 from bot.settings import Settings, forge_path
 
 NOT_SUPPORTED = "not available in the local forge (use GitHub mode for GPU-runner dispatch)"
@@ -30,14 +31,31 @@ def pr_number(branch: str) -> int:
     return zlib.crc32(branch.encode()) & 0x7FFFFFFF or 1
 
 
+def forge_submitter_key(name: str, identity: str | None = None) -> str:
+    """Who the quota charges for a push: the pusher's identity when the organizer binds pushes to
+    one (``forge.identity_env``), else the branch's name normalised (``alice_`` is ``Alice``)."""
+    if identity:
+        return f"forge-id:{identity}"
+    return f"forge:{normalised_name(name) or name}"
+
+
+def forge_notice_action(
+    repo: str, pushed: PushedSubmission, title: str, message: str, conclusion: str
+) -> NewNotice:
+    """A push that cannot be graded as it stands (a paper without paper.md): a completed check run
+    (a git note on the commit), never a queued grade."""
+    return NewNotice(repo, pr_number(pushed.branch), pushed.sha, title, message, conclusion)
+
+
 def forge_grade_action(
-    forge: LocalForge, repo: str, pushed: PushedSubmission, rubric_version: str
+    forge: LocalForge, repo: str, pushed: PushedSubmission, rubric_version: str, identity: str | None = None
 ) -> NewGrade:
     submitter = pushed.branch.split("/", 2)[-1]
     info = JobInfo(
         clone_url=forge.url,
         head_ref=pushed.branch,
         submitter=submitter,
+        submitter_key=forge_submitter_key(submitter, identity),
         base_ref=f"paper/{pushed.paper_id}",
     )
     return NewGrade(
@@ -86,11 +104,13 @@ class ForgeAPI:
         with self._state() as state:
             cid = int(state["next_id"])
             state["next_id"] = cid + 1
-            state["checks"][str(cid)] = {
+            check = state["checks"][str(cid)] = {
                 "name": name, "head_sha": head_sha, "external_id": external_id, "status": status,
                 "conclusion": conclusion, "output": out, "details_url": details_url,
             }  # fmt: skip
         self.echo(f"[{head_sha[:7]}] {status}: {out.get('title', name)}")
+        if status == "completed":  # a notice: completed at once, its note written now
+            self.forge.add_note(head_sha, self._note(check))
         return cid
 
     def update_check_run(
@@ -184,8 +204,17 @@ class ForgeAPI:
     def get_pull(self, repo: str, number: int) -> dict[str, Any]:
         return {"number": number, "state": "open", "head": {}, "base": {}}
 
-    def publish_files(self, repo: str, branch: str, files: Mapping[str, bytes], message: str) -> None:
-        commit = self.forge.commit_files(branch, dict(files), message)
+    def publish_base(self, repo: str, branch: str, paths: tuple[str, ...]) -> str:
+        return self.forge.branch_head(branch) or ""
+
+    def publish_files(
+        self, repo: str, branch: str, files: Mapping[str, bytes], message: str, base: str | None = None
+    ) -> None:
+        expected: str | None | bool = True if base is None else (base or None)
+        try:
+            commit = self.forge.commit_files(branch, dict(files), message, expected)
+        except RefMoved as exc:
+            raise PublishConflict(str(exc)) from None
         if commit:
             self.echo(f"published {len(files)} file(s) to {branch} ({commit[:7]})")
 

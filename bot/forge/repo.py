@@ -33,6 +33,10 @@ exec {python} -m bot.cli {config} forge hook --forge {forge}
 """
 
 
+class RefMoved(BotError):
+    """A branch moved between the read and the compare-and-swap of its update."""
+
+
 @dataclass(frozen=True, slots=True)
 class PushedSubmission:
     paper_id: str
@@ -150,16 +154,26 @@ class LocalForge:
         except BotError:
             return None
 
-    def commit_files(self, branch: str, files: dict[str, bytes], message: str) -> str | None:
-        """One commit on ``branch`` (created if missing) holding ``files`` over its current tree;
-        None when nothing changed."""
+    def branch_head(self, branch: str) -> str | None:
+        try:
+            head = _git("rev-parse", "--verify", "-q", f"refs/heads/{branch}^{{commit}}", cwd=self.path)
+            return head.strip()
+        except BotError:
+            return None
+
+    def commit_files(
+        self, branch: str, files: dict[str, bytes], message: str, expected: str | None | bool = True
+    ) -> str | None:
+        """One commit on ``branch`` (created if missing) holding ``files`` over its tree; None when
+        nothing changed. The ref moves by compare-and-swap from the head read here, or from
+        ``expected`` when given (None: the branch must not exist yet); ``RefMoved`` when another
+        writer moved it meanwhile (nothing is lost: the caller reads again and retries)."""
         import tempfile
 
         ref = f"refs/heads/{branch}"
-        try:
-            parent: str | None = _git("rev-parse", "--verify", "-q", ref, cwd=self.path).strip()
-        except BotError:
-            parent = None
+        parent = self.branch_head(branch) if expected is True else expected or None
+        if expected is not True and self.branch_head(branch) != parent:
+            raise RefMoved(f"{branch} moved since it was read")
         with tempfile.TemporaryDirectory() as tmp:
             index = Path(tmp) / "index"
             if parent:
@@ -174,7 +188,10 @@ class LocalForge:
             return None
         args = ["commit-tree", tree, "-m", message] + (["-p", parent] if parent else [])
         commit = _git(*args, cwd=self.path).strip()
-        _git("update-ref", ref, commit, cwd=self.path)
+        try:  # compare-and-swap: only from the head this commit was built on
+            _git("update-ref", "-m", message[:200], ref, commit, parent or ZERO_SHA, cwd=self.path)
+        except BotError as exc:
+            raise RefMoved(f"{branch} moved while publishing ({exc})") from None
         return commit
 
     def submission_ref(self, sha: str) -> str:

@@ -31,6 +31,11 @@ class GitHubError(BotError):
     exit_code = 3
 
 
+class PublishConflict(GitHubError):
+    """The branch moved since the ``publish_base`` a publish was built against (another publisher
+    won the compare-and-swap): read the base again, rebuild from the newest results, retry."""
+
+
 def cap(text: str, limit: int = MAX_TEXT) -> str:
     """``text`` within ``limit`` characters, the cut marked."""
     if len(text) <= limit:
@@ -127,8 +132,17 @@ class GitHubAPI(Protocol):
 
     def get_pull(self, repo: str, number: int) -> dict[str, Any]: ...
 
-    def publish_files(self, repo: str, branch: str, files: Mapping[str, bytes], message: str) -> None:
-        """Commit ``files`` (path -> bytes) to ``branch`` of ``repo``; unchanged files are left alone."""
+    def publish_base(self, repo: str, branch: str, paths: tuple[str, ...]) -> str:
+        """What ``branch`` holds now, as an opaque token (a commit SHA; the files' blob SHAs), read
+        *before* building what is published."""
+        ...
+
+    def publish_files(
+        self, repo: str, branch: str, files: Mapping[str, bytes], message: str, base: str | None = None
+    ) -> None:
+        """Commit ``files`` (path -> bytes) to ``branch`` of ``repo``; unchanged files are left alone.
+        With ``base`` (from ``publish_base``), a compare-and-swap: ``PublishConflict`` when the
+        branch moved since, and nothing is written over the newer content."""
         ...
 
     def clone_auth(self, repo: str) -> str | None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
+import json
 import shutil
 import stat
 import tempfile
@@ -21,7 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from bot.errors import BotError
-from bot.github.api import CheckRunOutput, GitHubAPI, GitHubError, GitHubFactory
+from bot.github.api import CheckRunOutput, GitHubAPI, GitHubError, GitHubFactory, PublishConflict
 from bot.settings import Settings
 
 MAX_ARTIFACT_BYTES = 4 * 1024**3
@@ -204,15 +206,32 @@ class PyGithubAPI:
         pull = self._call("get pull request", lambda: self._repo(repo).get_pull(number))
         return dict(pull.raw_data)
 
-    def publish_files(self, repo: str, branch: str, files: Mapping[str, bytes], message: str) -> None:
-        self._call("publish files", lambda: publish_contents(self._repo(repo), branch, files, message))
+    def publish_base(self, repo: str, branch: str, paths: tuple[str, ...]) -> str:
+        shas = self._call("read published files", lambda: content_shas(self._repo(repo), branch, paths))
+        return json.dumps(shas, sort_keys=True)
+
+    def publish_files(
+        self, repo: str, branch: str, files: Mapping[str, bytes], message: str, base: str | None = None
+    ) -> None:
+        def publish() -> None:
+            repository = self._repo(repo)
+            shas = json.loads(base) if base else content_shas(repository, branch, tuple(files))
+            publish_contents(repository, branch, files, message, shas)
+
+        self._call("publish files", publish)
 
 
-def publish_contents(repository: Any, branch: str, files: Mapping[str, bytes], message: str) -> None:
-    """Create or update each file on ``branch`` of a PyGithub ``Repository``; skip unchanged ones."""
+def blob_sha(content: bytes) -> str:
+    """git's blob SHA of ``content`` (what the contents API calls a file's ``sha``)."""
+    return hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
+
+
+def content_shas(repository: Any, branch: str, paths: tuple[str, ...]) -> dict[str, str | None]:
+    """Each file's blob SHA on ``branch`` (None: absent)."""
     from github import GithubException
 
-    for path, content in files.items():
+    shas: dict[str, str | None] = {}
+    for path in paths:
         try:
             current = repository.get_contents(path, ref=branch)
         except GithubException as exc:
@@ -221,10 +240,33 @@ def publish_contents(repository: Any, branch: str, files: Mapping[str, bytes], m
             current = None
         if isinstance(current, list):
             raise GitHubError(f"{path} is a folder on {branch}, not a file")
-        if current is None:
-            repository.create_file(path, message, content, branch=branch)
-        elif current.decoded_content != content:
-            repository.update_file(path, message, content, current.sha, branch=branch)
+        shas[path] = current.sha if current is not None else None
+    return shas
+
+
+def publish_contents(
+    repository: Any, branch: str, files: Mapping[str, bytes], message: str, shas: Mapping[str, str | None]
+) -> None:
+    """Create or update each file on ``branch`` of a PyGithub ``Repository`` from the blob SHAs it
+    had when read (``shas``), skipping unchanged ones: the contents API refuses an update whose SHA
+    is no longer the file's (409) or a create over a file that appeared (409/422), and that refusal
+    is a ``PublishConflict``, never a write over newer content."""
+    from github import GithubException
+
+    for path, content in files.items():
+        sha = shas.get(path)
+        if sha == blob_sha(content):
+            continue
+        try:
+            if sha is None:
+                repository.create_file(path, message, content, branch=branch)
+            else:
+                repository.update_file(path, message, content, sha, branch=branch)
+        except GithubException as exc:
+            if exc.status in (409, 422):
+                moved = f"{path} on {branch} changed since it was read ({exc.status})"
+                raise PublishConflict(moved) from None
+            raise
 
 
 def safe_unzip(archive: Path, dest: Path, max_bytes: int = MAX_ARTIFACT_BYTES) -> None:

@@ -31,6 +31,9 @@ class JobInfo:
     head_repo: str | None = None
     base_ref: str | None = None
     submitter: str | None = None
+    # who the quota charges: "github:<numeric id>" (a rename keeps it), "forge:<normalised name>" or
+    # "forge-id:<identity>" (bot.jobs.quota)
+    submitter_key: str | None = None
     html_url: str | None = None
     human_baseline: bool = False
     # notice
@@ -38,6 +41,7 @@ class JobInfo:
     conclusion: str | None = None
     # command
     command: str | None = None
+    argument: str | None = None  # the command's text after its word (``override LEAF pass REASON``)
     comment_id: int | None = None
     user: str | None = None
 
@@ -61,6 +65,7 @@ class NewGrade:
     installation_id: int | None = None
     info: JobInfo = field(default_factory=JobInfo)
     supersede_others: bool = True  # a push: older head SHAs of this PR are superseded
+    by_maintainer: bool = False  # ordered by a maintainer's command: never charged to the quota
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +83,15 @@ class NewNotice:
 
 @dataclass(frozen=True, slots=True)
 class NewCommand:
+    """A ``/reprobot`` command (``bot.intake.commands.Command``: its word and argument text)."""
+
     repo: str
     pr: int
     command: str
     comment_id: int
     user: str
     installation_id: int | None = None
+    argument: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,13 +112,18 @@ class RerunCheck:
 
 @dataclass(frozen=True, slots=True)
 class WorkflowDone:
-    """The reproduction workflow finished for job ``job_id`` (generation ``generation``)."""
+    """The reproduction workflow finished for job ``job_id`` (generation ``generation``): a run of
+    ``workflow`` on ``ref`` in ``repo`` whose name carries ``nonce``. The queue accepts it only when
+    all of these match what it recorded when it dispatched the job (``bot.jobs.records.DispatchRecord``)."""
 
     job_id: int
     generation: int
     run_id: int
     conclusion: str | None
     repo: str
+    nonce: str = ""
+    workflow: str = ""
+    ref: str = ""
 
 
 Action = NewGrade | NewNotice | NewCommand | CancelPR | RerunCheck | WorkflowDone

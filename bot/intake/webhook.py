@@ -6,7 +6,9 @@ time), else 401 and nothing is stored. The delivery is recorded with its routing
 transaction (``synchronous=FULL``) before the answer: 202 for a new delivery, 200 for a
 ``X-GitHub-Delivery`` seen before. No Docker, judge or GitHub call happens in the request.
 A signed payload that is malformed (not JSON, nested too deeply, numbers past 64 bits, a string where
-an object belongs) is answered 400 with a one-line reason.
+an object belongs, a lone surrogate, an over-long or misshapen name, SHA or ref: every field routing
+reads goes through ``bot.intake.fields``) is answered 400 with a one-line reason, before anything is
+stored. A ``workflow_run`` that does not count (not the run the bot dispatched) is logged with why.
 The delivery is stored through the ``DeliveryStore`` seam (the job queue, ``bot.jobs.queue``);
 ``bot.server`` puts this endpoint, ``/healthz`` and the result pages together into one app.
 """
@@ -23,6 +25,7 @@ from typing import Any, Protocol
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from bot.intake import fields
 from bot.intake.actions import Action, DeliveryResult
 from bot.intake.routing import route
 from bot.settings import Settings
@@ -90,10 +93,11 @@ def register_webhook(app: Flask, settings: Settings, store: DeliveryStore, regis
             secret.get_secret_value().encode(), body, request.headers.get("X-Hub-Signature-256")
         ):
             return jsonify(error="missing or invalid X-Hub-Signature-256"), 401
-        event = request.headers.get("X-GitHub-Event", "")
-        delivery = request.headers.get("X-GitHub-Delivery", "")
-        if not event or not delivery or len(delivery) > 200:
-            return jsonify(error="missing X-GitHub-Event or X-GitHub-Delivery"), 400
+        try:
+            event = fields.name(request.headers.get("X-GitHub-Event", ""), "X-GitHub-Event")
+            delivery = fields.delivery_id(request.headers.get("X-GitHub-Delivery", ""))
+        except fields.PayloadError as exc:
+            return jsonify(error=f"missing or malformed X-GitHub-Event or X-GitHub-Delivery: {exc}"), 400
         try:
             payload: Any = json.loads(body, parse_int=_bounded_int)
         except RecursionError:
@@ -110,9 +114,11 @@ def register_webhook(app: Flask, settings: Settings, store: DeliveryStore, regis
         action = payload.get("action") if isinstance(payload.get("action"), str) else None
         try:
             result = store.record_delivery(delivery, event, action, routed.actions, routed.note)
-        except OverflowError as exc:  # a number that fits no SQLite integer
-            return malformed(delivery, f"malformed {event} payload: {exc}")
+        except (OverflowError, UnicodeEncodeError) as exc:  # past routing's checks: still the sender's
+            return malformed(delivery, f"malformed {event} payload: {type(exc).__name__}")
         step("stored")
+        if event == "workflow_run" and not result.duplicate and not result.job_ids:
+            log.warning("delivery %s: %s", delivery, result.outcome[:300])  # a run that did not count
         if result.duplicate:
             return jsonify(status="duplicate", delivery=delivery, outcome=result.outcome), 200
         return jsonify(

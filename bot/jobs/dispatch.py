@@ -7,9 +7,13 @@
 three come from the configuration, never from a pull request, so a fork cannot choose what runs).
 The workflow (``.github/workflows/reproduce.yml``) runs only ``reprobot reproduce`` on a
 ``[self-hosted, gpu]`` runner and uploads the executed submission as an artifact; no judge key and
-no rubric reach the runner. Its run is named ``reprobot job <id> g<generation>`` so the
-``workflow_run`` completed webhook finds the job; the worker then downloads the artifact and judges
-on the trusted host (``GradeRequest.reuse_reproduction``).
+no rubric reach the runner. Its run is named ``reprobot job <id> g<generation> <nonce>``: the nonce is
+random per dispatch and kept, with the repository, workflow and ref, in the job's ``DispatchRecord``
+before the dispatch call, so only the run the bot started is judged (a signed ``workflow_run`` from
+another repository, a fork's pull request run, a run started by anyone else, or a stale one is
+ignored, ``bot.intake.routing.workflow_done`` and ``bot.jobs.lifecycle``). The worker then downloads
+that run's artifact from that repository only and judges on the trusted host
+(``GradeRequest.reuse_reproduction``).
 
 The organizer's limits for one reproduction on a GPU runner go as ``workflow_dispatch`` inputs: the
 bot's ``runner:`` settings give the defaults; a paper's ``config.yaml`` may override them for that
@@ -22,12 +26,14 @@ uploaded. A bad per-paper value is an organizer's error, reported before dispatc
 from __future__ import annotations
 
 import re
+import secrets
+import time
 from pathlib import Path
 from typing import Any
 
 from bot.errors import BotError, ConfigError
 from bot.github.api import GitHubAPI
-from bot.jobs.records import Job
+from bot.jobs.records import DispatchRecord, Job
 from bot.settings import Settings
 from judge.errors import PaperNotFound
 from judge.papers import PaperRegistry
@@ -79,17 +85,25 @@ def limit_inputs(settings: Settings, paper_id: str | None) -> dict[str, str]:
     return inputs
 
 
-def run_label(job: Job) -> str:
+WORKFLOWS_DIR = ".github/workflows/"
+NONCE_BYTES = 24  # 32 URL-safe characters: no outsider guesses it
+
+
+def new_nonce() -> str:
+    return secrets.token_urlsafe(NONCE_BYTES)
+
+
+def run_label(job: Job, nonce: str) -> str:
     """The ``job`` input; the workflow's run-name is ``reprobot job <this>`` (see routing.RUN_NAME_RE)."""
-    return f"{job.id} g{job.generation}"
+    return f"{job.id} g{job.generation} {nonce}"
 
 
-def workflow_inputs(job: Job) -> dict[str, str]:
+def workflow_inputs(job: Job, nonce: str) -> dict[str, str]:
     return {
         "repository": job.info.head_repo or job.repo,
         "sha": job.head_sha,
         "paper": str(job.paper or ""),
-        "job": run_label(job),
+        "job": run_label(job, nonce),
     }
 
 
@@ -105,16 +119,21 @@ class ActionsDispatcher:
     def workflow_repo(self, job: Job) -> str:
         return self.workflow_repository or job.repo
 
-    def start(self, gh: GitHubAPI, job: Job) -> None:
-        inputs = {**workflow_inputs(job), **limit_inputs(self.settings, job.paper)}  # the organizer's limits
-        gh.dispatch_workflow(self.workflow_repo(job), self.workflow_file, self.workflow_ref, inputs)
+    def record(self, job: Job) -> DispatchRecord:
+        """What is about to be dispatched, with a fresh nonce (recorded before ``start``)."""
+        workflow = WORKFLOWS_DIR + self.workflow_file
+        return DispatchRecord(self.workflow_repo(job), workflow, self.workflow_ref, new_nonce(), time.time())
+
+    def start(self, gh: GitHubAPI, job: Job, record: DispatchRecord) -> None:
+        limits = limit_inputs(self.settings, job.paper)  # the organizer's limits, checked before anything
+        inputs = {**workflow_inputs(job, record.nonce), **limits}
+        gh.dispatch_workflow(record.repo, self.workflow_file, record.ref, inputs)
 
     def fetch(self, gh: GitHubAPI, job: Job, dest: Path) -> Path:
-        if job.external is None:
-            raise BotError(f"job {job.id}: no workflow run recorded")
-        gh.download_artifact(
-            job.external.repo or self.workflow_repo(job), job.external.run_id, self.artifact_name, dest
-        )
+        """The artifact of the run that matched the job's dispatch record, from its repository only."""
+        if job.external is None or job.dispatch is None:
+            raise BotError(f"job {job.id}: no dispatched workflow run recorded")
+        gh.download_artifact(job.dispatch.repo, job.external.run_id, self.artifact_name, dest)
         return dest
 
 

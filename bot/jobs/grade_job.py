@@ -35,6 +35,7 @@ from bot.jobs.records import FETCHING, REPRODUCING, STAGE_STATES, Job, JobCancel
 from bot.report.serve import served_results_url
 from bot.results import REPORT_HTML, ResultFolder, SubmissionRecord, finished_reproduction
 from bot.settings import Settings, results_dir
+from judge.papers import PaperMissing
 
 _PR_URL = re.compile(r"^(https?://[^/\s]+)/[^/\s]+/[^/\s]+/pull/\d+$")
 
@@ -182,7 +183,9 @@ class GradeJob:
         if job.external is None:
             if not ctx.states.enter_stage(job.id, REPRODUCING, "dispatched to a GPU runner"):
                 raise JobCancelled()
-            self.dispatcher.start(ctx.gh, job)
+            record = self.dispatcher.record(job)
+            job = ctx.states.dispatch_intended(job, record)  # on record before the run can report back
+            self.dispatcher.start(ctx.gh, job, record)
             show_stage(
                 ctx,
                 job,
@@ -210,7 +213,7 @@ class GradeJob:
         assert job.check_run_id is not None
         out_dir = result_folder(self.settings, job)
         reuse: Path | None = Path(job.reuse_from) if job.reuse_from else None
-        refusal = quota_refusal(self.settings, ctx.queue, job)
+        refusal = quota_refusal(self.settings, ctx.states, job)
         if refusal is not None:  # answered like a rejection: a clear check run and comment, no grade
             return ctx.states.reporting(job, JobOutcome("rejected", refusal, final=True))
         if self.dispatcher is not None and reuse is None:
@@ -236,7 +239,11 @@ class GradeJob:
             reuse_reproduction=reuse,
             fetch_auth=self._clone_auth(job) if reuse is None else None,
         )
-        outcome = self.grader.grade(request, out_dir, self._progress(job))
+        try:
+            outcome = self.grader.grade(request, out_dir, self._progress(job))
+        except PaperMissing as exc:  # the organizer's to fix: neutral at once, never a retried failure
+            outcome = GradeOutcome("infra_error", f"the paper cannot be graded yet: {exc}", out_dir)
+            return ctx.states.reporting(job, stored_outcome(outcome, final=True), str(out_dir))
         ctx.states.still_wanted(job.id)
         final = False
         if outcome.status == "infra_error":

@@ -14,7 +14,9 @@ store's, writes ``next_attempt_at`` and is the clock ``claim`` compares it with.
 
 Two levels: ``apply_action`` and ``requeue`` change jobs inside a transaction the queue already
 holds (a webhook delivery's routing, committed with the delivery); ``JobStates`` runs each
-transition of one job in its own transaction of a ``JobStore`` (the queue).
+transition of one job in its own transaction of a ``JobStore`` (the queue). A dispatched run is
+judged only when it matches the ``DispatchRecord`` kept at dispatch; a grade job's quota standing
+(``admit``, then spent or released as it ends) is kept here too.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ import json
 import sqlite3
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.backoff import backoff_delay
@@ -47,16 +48,24 @@ from bot.jobs.records import (
     JUDGING,
     POSTED,
     QUEUED,
+    QUOTA_EXEMPT,
+    QUOTA_HELD,
+    QUOTA_RELEASED,
+    QUOTA_SPENT,
+    QUOTA_UNCHECKED,
     REPORTING,
     SUPERSEDED,
     WAITING_STATES,
+    DispatchRecord,
     Job,
     JobCancelled,
     JobOutcome,
+    Retry,
     WorkflowRef,
 )
 from bot.jobs.schema import encode_columns, marks
 
+REQUEUE_QUOTA = (QUOTA_UNCHECKED, QUOTA_SPENT, QUOTA_EXEMPT)  # charged again / stays spent / exempt
 POST_RETRY_CAP_S = 3600.0  # a pending post is retried at least hourly, for as long as it takes
 
 
@@ -64,14 +73,6 @@ def retry_left(attempts: int, max_attempts: int) -> bool:
     """The attempts rule: after ``attempts`` failed attempts (the latest included), another one
     follows while fewer than ``max_attempts`` were made."""
     return attempts < max_attempts
-
-
-@dataclass(frozen=True, slots=True)
-class Retry:
-    """The next attempt the rule allows: its number (1-based) and the wait before it."""
-
-    attempt: int
-    delay_s: float
 
 
 class JobStore(Protocol):
@@ -116,6 +117,7 @@ def _end_pr_jobs(
     other = " AND head_sha != ?" if but_sha is not None else ""
     cur = db.execute(
         f"UPDATE jobs SET state = ?, needs_close = check_intent, lease_expires = 0, message = ?,"
+        f" quota = CASE quota WHEN '{QUOTA_HELD}' THEN '{QUOTA_RELEASED}' ELSE quota END,"
         f" updated_at = ? WHERE kind = 'grade' AND repo = ? AND pr = ?{other}"
         f" AND state IN ({marks(live)})",
         (state, message, now, repo, pr, *((but_sha,) if but_sha is not None else ()), *live),
@@ -123,9 +125,11 @@ def _end_pr_jobs(
     return cur.rowcount
 
 
-def requeue(db: sqlite3.Connection, job_id: int, now: float, *, reuse: bool) -> bool:
+def requeue(db: sqlite3.Connection, job_id: int, now: float, *, reuse: bool, charge: bool = False) -> bool:
     """``queued`` again under a new generation (a rerun; ``reuse``: judge the existing reproduction
-    again). False while the job is still active."""
+    again). ``charge``: the participant's own doing (a PR reopened, a head pushed back), checked
+    against the quota again; otherwise a maintainer's order, exempt (a spent run stays spent).
+    False while the job is still active."""
     row = db.execute("SELECT state, result_dir FROM jobs WHERE id = ?", (job_id,)).fetchone()
     if row is None or row["state"] in ACTIVE_STATES + WAITING_STATES:
         return False
@@ -133,8 +137,9 @@ def requeue(db: sqlite3.Connection, job_id: int, now: float, *, reuse: bool) -> 
         "UPDATE jobs SET state = ?, stage = '', attempts = 0, next_attempt_at = 0, lease_owner = NULL,"
         " lease_expires = 0, generation = generation + 1, check_intent = 0, check_run_id = NULL,"
         " check_completed = 0, needs_close = 0, comment_done = 0, result_dir = NULL, outcome = NULL,"
-        " external = NULL, message = '', reuse_from = ?, updated_at = ? WHERE id = ?",
-        (QUEUED, row["result_dir"] if reuse else None, now, job_id),
+        " external = NULL, dispatch = NULL, message = '', reuse_from = ?, updated_at = ?,"
+        " quota = CASE WHEN ? THEN ? WHEN quota = ? THEN quota ELSE ? END WHERE id = ?",
+        (QUEUED, row["result_dir"] if reuse else None, now, charge, *REQUEUE_QUOTA, job_id),
     )
     return True
 
@@ -154,13 +159,13 @@ def apply_action(
         ).fetchone()
         if existing is not None:
             if existing["state"] in CANCELLED_STATES:  # reopened, or pushed back
-                requeue(db, int(existing["id"]), now, reuse=False)
+                requeue(db, int(existing["id"]), now, reuse=False, charge=not act.by_maintainer)
                 return int(existing["id"]), f"requeued job {existing['id']}"
             return None, f"job {existing['id']} exists ({existing['state']})"
         jid = _insert(
             db, now, kind="grade", repo=act.repo, pr=act.pr, head_sha=act.head_sha, paper=act.paper,
             rubric_version=act.rubric_version, mode=act.mode, installation_id=act.installation_id,
-            info=act.info, delivery_id=delivery,
+            info=act.info, delivery_id=delivery, quota=QUOTA_EXEMPT if act.by_maintainer else QUOTA_UNCHECKED,
         )  # fmt: skip
         return jid, f"queued job {jid}"
     if isinstance(act, NewNotice):
@@ -174,7 +179,8 @@ def apply_action(
         jid = _insert(
             db, now, kind="command", repo=act.repo, pr=act.pr, head_sha="",
             installation_id=act.installation_id, delivery_id=delivery,
-            info=JobInfo(command=act.command, comment_id=act.comment_id, user=act.user),
+            info=JobInfo(command=act.command, argument=act.argument or None, comment_id=act.comment_id,
+                         user=act.user),
         )  # fmt: skip
         return jid, f"command job {jid}: {act.command}"
     if isinstance(act, CancelPR):
@@ -192,16 +198,25 @@ def apply_action(
         jid = int(row["id"])
         return (jid, f"rerun job {jid}") if requeue(db, jid, now, reuse=False) else (None, "busy")
     if isinstance(act, WorkflowDone):
-        ref = WorkflowRef(act.run_id, act.conclusion, act.repo)
-        cur = db.execute(
-            "UPDATE jobs SET state = ?, stage = ?, external = ?, lease_expires = 0, next_attempt_at = 0,"
-            " updated_at = ? WHERE id = ? AND generation = ? AND state = ?",
-            (JUDGING, JUDGING, json.dumps(ref.to_json()), now, act.job_id, act.generation, DISPATCHED),
-        )
-        return (
-            (act.job_id, f"workflow run {act.run_id} done") if cur.rowcount else (None, "stale workflow run")
-        )
+        return _workflow_done(db, act, now)
     raise TypeError(f"unknown action {act!r}")  # pragma: no cover
+
+
+def _workflow_done(db: sqlite3.Connection, act: WorkflowDone, now: float) -> tuple[int | None, str]:
+    """``dispatched -> judging`` for the very run the bot dispatched; anything else changes nothing."""
+    row = db.execute("SELECT state, generation, dispatch FROM jobs WHERE id = ?", (act.job_id,)).fetchone()
+    if row is None or row["state"] != DISPATCHED or int(row["generation"]) != act.generation:
+        return None, f"stale workflow run {act.run_id}"
+    record = DispatchRecord.from_json(json.loads(row["dispatch"])) if row["dispatch"] else None
+    if record is None:
+        return None, f"workflow run {act.run_id} ignored: nothing was dispatched for it"
+    mismatch = record.mismatch(act.repo, act.workflow, act.ref, act.nonce)
+    if mismatch is not None:
+        return None, f"workflow run {act.run_id} ignored: {mismatch}"
+    ref = WorkflowRef(act.run_id, act.conclusion, record.repo)  # its artifact: from that repository only
+    _set(db, act.job_id, now, (DISPATCHED,), state=JUDGING, stage=JUDGING, external=ref, lease_expires=0,
+         next_attempt_at=0)  # fmt: skip
+    return act.job_id, f"workflow run {act.run_id} done"
 
 
 # -- one job, one transaction per transition --------------------------------------------------------
@@ -263,6 +278,11 @@ class JobStates:
         cancelled or superseded meanwhile."""
         return self._move(job_id, ACTIVE_STATES, state=state, stage=detail)
 
+    def dispatch_intended(self, job: Job, record: DispatchRecord) -> Job:
+        """About to dispatch the reproduction workflow: what is dispatched (with its nonce) is on
+        record first, so the run that reports back can be told from any other."""
+        return self._to(job, dispatch=record)
+
     def dispatched(self, job: Job) -> Job:
         """Parked while a GitHub Actions runner reproduces it (``WorkflowDone`` or
         ``expire_dispatched`` wakes it)."""
@@ -277,9 +297,27 @@ class JobStates:
         return self._to(job, **cols)
 
     def done(self, job: Job, outcome: JobOutcome) -> Job:
-        """Reported: ``posted``, or ``infra_error`` for a grade that could not be made."""
+        """Reported: ``posted``, or ``infra_error`` for a grade that could not be made. A run held
+        under the quota is spent when graded, released otherwise."""
         final = INFRA_ERROR if outcome.infra_error else POSTED
-        return self._to(job, state=final, stage="", message=outcome.message[:500])
+        settled = job.quota_settled(outcome.graded)
+        return self._to(job, state=final, stage="", message=outcome.message[:500], **settled)
+
+    # -- the daily quota (``bot.jobs.quota`` decides the key, the day and the limit) --------------
+    def admit(self, job: Job, key: str, day: str, limit: int) -> int | None:
+        """Hold one of ``key``'s ``limit`` runs of ``job.paper`` on ``day`` for ``job``: None when
+        admitted, else how many are held or spent. One write transaction: concurrent jobs of one
+        submitter (other workers, other processes) are counted one after the other."""
+        with self.store.transaction() as db:
+            used = db.execute(
+                "SELECT COUNT(*) FROM jobs WHERE kind = 'grade' AND quota_key = ? AND paper IS ?"
+                " AND quota_day = ? AND quota IN (?, ?) AND id != ?",
+                (key, job.paper, day, QUOTA_HELD, QUOTA_SPENT, job.id),
+            ).fetchone()[0]
+            if used >= limit:
+                return int(used)
+            _set(db, job.id, self.store.clock(), quota=QUOTA_HELD, quota_key=key, quota_day=day)
+            return None
 
     def notice_posted(self, job: Job) -> Job:
         return self._to(job, state=POSTED, check_completed=1)
@@ -291,7 +329,7 @@ class JobStates:
         """An infrastructure failure of the grade itself: ``queued`` again from the start (reproduced
         or dispatched anew) after the backoff."""
         return self._to(
-            job, state=QUEUED, stage="", attempts=retry.attempt, outcome=None, external=None,
+            job, state=QUEUED, stage="", attempts=retry.attempt, outcome=None, external=None, dispatch=None,
             next_attempt_at=self.store.clock() + retry.delay_s,
             message=f"infra retry {retry.attempt}: {message}"[:500],
         )  # fmt: skip
@@ -309,7 +347,7 @@ class JobStates:
         if job.state not in ACTIVE_STATES:
             return job
         now = self.store.clock()
-        if _post_pending(job):
+        if job.post_pending:
             delay = backoff_delay(self.backoff_s, attempts, cap_s=POST_RETRY_CAP_S)
             return self._to(
                 job, state=REPORTING if job.kind == "grade" else job.state, attempts=attempts,
@@ -327,7 +365,7 @@ class JobStates:
                 "infra_error", f"could not grade: {message}", result_dir=job.result_dir, final=True
             )
             return self._to(job, state=REPORTING, attempts=0, outcome=outcome, message=message)
-        return self._to(job, state=FAILED, attempts=attempts, message=message)
+        return self._to(job, state=FAILED, attempts=attempts, message=message, **job.quota_settled(False))
 
     # -- dispatched runs that never report back ---------------------------------------------------
     def expire_dispatched(self, timeout_s: float) -> list[int]:
@@ -346,7 +384,8 @@ class JobStates:
                 attempts = int(row["attempts"]) + 1
                 if retry_left(attempts, self.max_attempts):
                     cols: dict[str, Any] = {
-                        "state": QUEUED, "external": None, "message": f"{note}; dispatching again",
+                        "state": QUEUED, "external": None, "dispatch": None,
+                        "message": f"{note}; dispatching again",
                     }  # fmt: skip
                 else:
                     outcome = JobOutcome("infra_error", f"could not grade: {note}", final=True)
@@ -355,10 +394,3 @@ class JobStates:
                 _set(db, int(row["id"]), now, **cols)
                 expired.append(int(row["id"]))
         return expired
-
-
-def _post_pending(job: Job) -> bool:
-    """A finished grade (or a notice) whose check run or comment has not landed yet."""
-    if job.kind == "notice":
-        return True
-    return job.kind == "grade" and job.outcome is not None and not (job.check_completed and job.comment_done)

@@ -28,8 +28,16 @@ from typing import Any
 from bot.intake.actions import Action, DeliveryResult, JobInfo
 from bot.jobs.group_commit import GroupCommit
 from bot.jobs.lifecycle import apply_action, requeue
-from bot.jobs.records import ACTIVE_STATES, Delivery, HistoryRow, Job, JobOutcome, WorkflowRef
-from bot.jobs.schema import BOOL_COLUMNS, SCHEMA, marks
+from bot.jobs.records import (
+    ACTIVE_STATES,
+    Delivery,
+    DispatchRecord,
+    HistoryRow,
+    Job,
+    JobOutcome,
+    WorkflowRef,
+)
+from bot.jobs.schema import BOOL_COLUMNS, SCHEMA, marks, migrate
 
 _LOCKS: dict[str, threading.RLock] = {}
 _LOCKS_GUARD = threading.Lock()
@@ -57,6 +65,7 @@ class JobQueue:
         self._group = GroupCommit(self._conn, self._tx)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn().executescript(SCHEMA)
+        migrate(self._conn())
 
     # -- connection -------------------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -288,6 +297,7 @@ def row_to_job(row: sqlite3.Row) -> Job:
     data["info"] = JobInfo.from_json(json.loads(data["info"]) if data["info"] else None)
     data["outcome"] = JobOutcome.from_json(json.loads(data["outcome"])) if data["outcome"] else None
     data["external"] = WorkflowRef.from_json(json.loads(data["external"])) if data["external"] else None
+    data["dispatch"] = DispatchRecord.from_json(json.loads(data["dispatch"])) if data["dispatch"] else None
     for key in BOOL_COLUMNS:
         data[key] = bool(data[key])
     return Job(**data)

@@ -1,20 +1,30 @@
-"""Per-submitter quotas: at most ``quotas.graded_runs_per_paper_per_day`` graded runs of one paper
-per submitter per UTC day.
+"""Per-submitter quotas: at most ``quotas.graded_runs_per_paper_per_day`` runs of one paper per
+submitter per UTC day.
 
-Charged: a grade job's first generation that ended *graded*. Not charged: infrastructure failures,
-rejections, and every rerun or regrade (a new generation, which only maintainers can order:
-``/reprobot rerun|regrade`` need write access, and so does GitHub's Re-run button). Exempt users
-(``quotas.exempt_users``) are never limited. A job over the limit is answered with a clear check
-run and comment and not graded. Two jobs of one submitter graded at the same moment may both pass
-the check (the count is of finished runs).
+Who: the submitter's *key*, fixed at intake (``JobInfo.submitter_key``): ``github:<numeric id>`` on
+GitHub (a renamed account keeps its count), ``forge:<name>`` on the local forge with the name
+normalised (case and punctuation dropped: ``alice_``, ``A.lice`` and ``Alice`` are one person), or
+``forge-id:<identity>`` when the organizer binds pushes to an identity (``forge.identity_env``).
+
+Counted at once: a run holds its place from the moment it is admitted (queued work picked up, a
+reproduction running for hours, a dispatched GPU run) and keeps it when graded; a run that ends
+without a grade (infrastructure failure, rejection, superseded, cancelled) gives its place back.
+Admission is one write transaction of the job state machine (``JobStates.admit``), so concurrent
+pushes of one submitter, on any number of workers or processes, cannot all pass.
+
+Not charged: every rerun or regrade ordered by a maintainer (``/reprobot rerun|regrade|code-dev``
+need write access, and so does GitHub's Re-run button), and exempt users (``quotas.exempt_users``).
+A push of the participant's own (a PR reopened, a head pushed back) is checked again. A job over the
+limit is answered with a clear check run and comment and not graded.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
-from bot.jobs.queue import JobQueue
-from bot.jobs.records import Job
+from bot.jobs.lifecycle import JobStates
+from bot.jobs.records import QUOTA_UNCHECKED, Job
 from bot.settings import Settings
 
 
@@ -22,39 +32,32 @@ def _day(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).date().isoformat()
 
 
-def charged(job: Job) -> bool:
-    return job.kind == "grade" and job.generation == 0 and job.outcome is not None and job.outcome.graded
+def normalised_name(name: str) -> str:
+    """A forge name as the quota sees it: case-folded, letters and digits only."""
+    return re.sub(r"[\W_]+", "", name.casefold())
 
 
-def runs_today(queue: JobQueue, job: Job, now: float) -> int:
-    """Charged runs of ``job``'s submitter and paper on today's UTC date, other than ``job`` itself."""
-    who = (job.info.submitter or "").lower()
-    today = _day(now)
-    return sum(
-        1
-        for other in queue.jobs(kind="grade")
-        if other.id != job.id
-        and other.paper == job.paper
-        and (other.info.submitter or "").lower() == who
-        and charged(other)
-        and _day(other.created_at) == today
-    )
+def quota_key(job: Job) -> str:
+    """The key the quota charges (jobs queued before keys existed: the lower-cased login)."""
+    return job.info.submitter_key or f"login:{(job.info.submitter or '').lower()}"
 
 
-def quota_refusal(settings: Settings, queue: JobQueue, job: Job, now: float | None = None) -> str | None:
-    """Why ``job`` may not be graded now, or None when it may."""
+def quota_refusal(settings: Settings, states: JobStates, job: Job, now: float | None = None) -> str | None:
+    """Why ``job`` may not be graded now, or None when it may (admitting it under the quota)."""
     limit = settings.quotas.graded_runs_per_paper_per_day
     who = job.info.submitter or ""
     exempt = {u.lower() for u in settings.quotas.exempt_users}
-    if limit is None or job.generation > 0 or job.reuse_from or job.external is not None:
-        return None  # not a fresh run, or already past the check (dispatched to a GPU runner)
+    if limit is None or job.kind != "grade" or job.quota != QUOTA_UNCHECKED or job.reuse_from:
+        return None  # no limit, a maintainer's order, or already admitted (resumed, dispatched)
     if not who or who.lower() in exempt:
         return None
-    used = runs_today(queue, job, now if now is not None else datetime.now(UTC).timestamp())
-    if used < limit:
+    day = _day(now if now is not None else datetime.now(UTC).timestamp())
+    used = states.admit(job, quota_key(job), day, limit)
+    if used is None:
         return None
     return (
-        f"daily quota reached: {who} already has {used} graded run(s) of paper {job.paper} today (UTC), "
-        f"and the limit is {limit} per paper per day. Push again after 00:00 UTC; a maintainer can "
-        "`/reprobot rerun` this pull request now (reruns ordered by maintainers are not charged)."
+        f"daily quota reached: {who} already has {used} run(s) of paper {job.paper} graded or in progress "
+        f"today (UTC), and the limit is {limit} per paper per day. Push again after 00:00 UTC, or once a "
+        "run in progress has ended without a grade; a maintainer can `/reprobot rerun` this pull request "
+        "now (reruns ordered by maintainers are not charged)."
     )

@@ -9,6 +9,7 @@ reads a job's columns by string key.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -102,6 +103,58 @@ class WorkflowRef:
 
 
 @dataclass(frozen=True, slots=True)
+class DispatchRecord:
+    """What the bot dispatched for a job (recorded before the dispatch call): the workflow file's
+    path in ``repo``, the ``ref`` it runs on, who dispatches it, and a random ``nonce`` the run's name
+    echoes. Only a completed run matching all of it is judged, and its artifact is downloaded from
+    ``repo`` only."""
+
+    repo: str
+    workflow: str
+    ref: str
+    nonce: str
+    dispatched_at: float = 0.0
+
+    def mismatch(self, repo: str, workflow: str, ref: str, nonce: str) -> str | None:
+        """Why a completed run is not this dispatch, or None when every part matches."""
+        want_ref = self.ref.removeprefix("refs/heads/").removeprefix("refs/tags/")
+        for what, got, want in (("repository", repo, self.repo), ("workflow", workflow, self.workflow),
+                                ("ref", ref, want_ref)):  # fmt: skip
+            if got != want:
+                return f"its {what} {got!r} is not the dispatched {want!r}"
+        if not hmac.compare_digest(nonce.encode(), self.nonce.encode()):
+            return "its nonce is not the dispatched one"
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DispatchRecord:
+        record: DispatchRecord = from_known_fields(cls, data)
+        return record
+
+
+# A grade job's standing under the daily quota (bot.jobs.quota): still to be checked (""), admitted
+# and in flight ("held"), graded ("spent"), ended without a grade ("released"), or ordered by a
+# maintainer ("exempt"). Held and spent runs count against the submitter's day.
+QUOTA_UNCHECKED = ""
+QUOTA_HELD = "held"
+QUOTA_SPENT = "spent"
+QUOTA_RELEASED = "released"
+QUOTA_EXEMPT = "exempt"
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """The next attempt the attempts rule (``bot.jobs.lifecycle``) allows: its number (1-based)
+    and the wait before it."""
+
+    attempt: int
+    delay_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryRow:
     """One finished grade of a PR, for the score history in its comment."""
 
@@ -153,6 +206,10 @@ class Job:
     reuse_from: str | None
     outcome: JobOutcome | None
     external: WorkflowRef | None
+    dispatch: DispatchRecord | None
+    quota_key: str | None
+    quota: str
+    quota_day: str | None
     message: str
     delivery_id: str | None
     created_at: float
@@ -171,10 +228,25 @@ class Job:
     def result_path(self) -> Path | None:
         return Path(self.result_dir) if self.result_dir else None
 
+    @property
+    def post_pending(self) -> bool:
+        """A finished grade (or a notice) whose check run or comment has not landed yet."""
+        if self.kind == "notice":
+            return True
+        landed = self.check_completed and self.comment_done
+        return self.kind == "grade" and self.outcome is not None and not landed
+
+    def quota_settled(self, graded: bool) -> dict[str, str]:
+        """The quota column as the job ends: a held run is spent when graded, else released."""
+        if self.quota != QUOTA_HELD:
+            return {}
+        return {"quota": QUOTA_SPENT if graded else QUOTA_RELEASED}
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON for ``reprobot jobs --json``."""
         data = {k: getattr(self, k) for k in self.__dataclass_fields__}
         data["info"] = self.info.to_json()
         data["outcome"] = self.outcome.to_json() if self.outcome else None
         data["external"] = self.external.to_json() if self.external else None
+        data["dispatch"] = self.dispatch.to_json() if self.dispatch else None
         return data

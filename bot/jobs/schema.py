@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -41,6 +42,10 @@ CREATE TABLE IF NOT EXISTS jobs (
   reuse_from TEXT,
   outcome TEXT,
   external TEXT,
+  dispatch TEXT,
+  quota_key TEXT,
+  quota TEXT NOT NULL DEFAULT '',
+  quota_day TEXT,
   message TEXT NOT NULL DEFAULT '',
   delivery_id TEXT,
   created_at REAL NOT NULL,
@@ -49,6 +54,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE UNIQUE INDEX IF NOT EXISTS jobs_grade_key
   ON jobs(repo, pr, head_sha, rubric_version, mode) WHERE kind = 'grade';
 CREATE INDEX IF NOT EXISTS jobs_claim ON jobs(state, next_attempt_at);
+
 CREATE TABLE IF NOT EXISTS pr_comments (
   repo TEXT NOT NULL, pr INTEGER NOT NULL, comment_id INTEGER NOT NULL, PRIMARY KEY (repo, pr)
 );
@@ -60,7 +66,29 @@ CREATE TABLE IF NOT EXISTS history (
 CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL);
 """
 
-JSON_COLUMNS = ("info", "outcome", "external")
+# Columns added after the first release: a queue written by an older version gains them on open.
+ADDED_COLUMNS = (
+    ("dispatch", "TEXT"),
+    ("quota_key", "TEXT"),
+    ("quota", "TEXT NOT NULL DEFAULT ''"),
+    ("quota_day", "TEXT"),
+)
+INDEXES = "CREATE INDEX IF NOT EXISTS jobs_quota ON jobs(quota_key, paper, quota_day);"
+
+JSON_COLUMNS = ("info", "outcome", "external", "dispatch")
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Add the columns an older queue lacks (idempotent; two processes may race: both end equal)."""
+    have = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
+    for column, ddl in ADDED_COLUMNS:
+        if column not in have:
+            try:
+                db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {ddl}")
+            except sqlite3.OperationalError as exc:
+                if "duplicate column" not in str(exc):
+                    raise
+    db.executescript(INDEXES)
 BOOL_COLUMNS = ("check_intent", "check_completed", "needs_close", "comment_done")
 
 

@@ -23,6 +23,9 @@ CITATIONS_KEY = "citations"
 MAX_CITATIONS = 20  # per leaf; more are counted, not shown
 QUOTE_CHARS = 600
 MAX_CHECK_BYTES = 10 * 1024 * 1024  # files over 10 MB are dropped before judging (PaperBench)
+MAX_PATH_CHARS = 1024  # a cited name longer than this, or with a part over 255 bytes, names no file
+MAX_NAME_BYTES = 255
+MAX_LINE = 10_000_000  # a line number past this is no line of a submitted file
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,14 +72,18 @@ def safe_relpath(raw: str) -> str | None:
     for prefix in ("./", f"{EXECUTED_DIR}/"):
         if text.startswith(prefix):
             text = text[len(prefix) :]
-    path = PurePosixPath(text)
-    if not text or path.is_absolute() or ".." in path.parts or any(c in text for c in "\0\n\r"):
+    if not text or len(text) > MAX_PATH_CHARS or any(c in text for c in "\0\n\r"):
         return None
+    path = PurePosixPath(text)
+    if path.is_absolute() or ".." in path.parts:
+        return None
+    if any(len(part.encode("utf-8", "replace")) > MAX_NAME_BYTES for part in path.parts):
+        return None  # no filesystem holds it: checking it would only fail (ENAMETOOLONG)
     return path.as_posix()
 
 
 def _line(v: Any) -> int | None:
-    return v if isinstance(v, int) and not isinstance(v, bool) and v >= 1 else None
+    return v if isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_LINE else None
 
 
 def _citation(raw: Any) -> Citation | None:
@@ -92,7 +99,8 @@ def _citation(raw: Any) -> Citation | None:
         end = _line(lines[1]) if len(lines) > 1 else start
         if start is not None and (end is None or end < start):
             end = start
-    quote = textwrap.dedent(raw["quote"]).strip("\n") if isinstance(raw.get("quote"), str) else ""
+    quote = raw.get("quote")  # cut before any work: dedenting 10 MB would take minutes
+    quote = textwrap.dedent(quote[: QUOTE_CHARS * 4]).strip("\n") if isinstance(quote, str) else ""
     found = raw.get("found")
     return Citation(file, start, end, quote[:QUOTE_CHARS], found if isinstance(found, bool) else None)
 
@@ -113,7 +121,7 @@ def _executed_file(result_dir: Path, rel: str) -> Path | None:
                 continue
             if path.stat().st_size > MAX_CHECK_BYTES:
                 continue
-        except OSError:
+        except (OSError, ValueError):
             continue
         return path
     return None
@@ -125,8 +133,11 @@ def check_quote(result_dir: Path, citation: Citation) -> bool | None:
     path = _executed_file(result_dir, citation.file)
     if path is None:
         cited = result_dir / EXECUTED_DIR / citation.file
-        absent = not cited.exists() and not cited.is_symlink() and not citation.is_log
-        return False if absent and (result_dir / EXECUTED_DIR).is_dir() else None  # a file never there
+        try:
+            absent = not cited.exists() and not cited.is_symlink() and not citation.is_log
+            return False if absent and (result_dir / EXECUTED_DIR).is_dir() else None  # never there
+        except (OSError, ValueError):
+            return None
     if not citation.quote.strip():
         return False
     try:
@@ -142,7 +153,9 @@ def evidence_of(node: GradedNode, result_dir: Path | None = None) -> LeafEvidenc
     if not isinstance(raw, list | tuple):
         return NO_EVIDENCE
     out: list[Citation] = []
-    for item in raw:
+    for read, item in enumerate(raw):
+        if len(out) == MAX_CITATIONS:  # the rest are counted, never parsed nor checked
+            return LeafEvidence(tuple(out), len(raw) - read)
         c = _citation(item)
         if c is None:
             continue
@@ -150,4 +163,4 @@ def evidence_of(node: GradedNode, result_dir: Path | None = None) -> LeafEvidenc
             found = check_quote(result_dir, c)
             c = Citation(c.file, c.start, c.end, c.quote, found)
         out.append(c)
-    return LeafEvidence(tuple(out[:MAX_CITATIONS]), max(0, len(out) - MAX_CITATIONS))
+    return LeafEvidence(tuple(out), 0)

@@ -4,13 +4,20 @@ that every renderer (comment, check run, HTML, annotations) reads.
 ``grade.json`` is required; every other file is optional. A missing optional file is listed in
 ``missing``; an unreadable one in ``problems`` (the report says so instead of failing). Scores are
 always recomputed from the leaves of ``grade.json`` (never taken from ``judge_summary.json``).
+
+A result folder may come from anywhere (an imported run, a foreign graded tree), so every field is
+bounded here, at the load edge, before any work: ids, requirements, explanations and categories cut
+to ``MAX_*`` characters, every string of ``judge_metadata`` and of the optional files cut and made
+valid Unicode (a lone surrogate becomes U+FFFD), lists cut to ``MAX_LIST_ITEMS``, nesting to
+``MAX_DEPTH``; a grade.json past ``MAX_GRADE_BYTES`` or nested past what JSON can read is one
+``ReportError`` line. Renderers never see an unbounded value.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,6 +40,14 @@ from runner.errors import RunnerError
 from runner.metadata import RunMetadata
 
 Verdict = Literal["pass", "fail", "invalid"]
+MAX_ID_CHARS = 300
+MAX_REQUIREMENTS_CHARS = 10_000
+MAX_EXPLANATION_CHARS = 50_000
+MAX_CATEGORY_CHARS = 100
+MAX_STRING_CHARS = 50_000  # any other string (judge_metadata, the optional files)
+MAX_LIST_ITEMS = 1_000  # citations included: more are not read
+MAX_DEPTH = 12  # nesting inside judge_metadata and the optional files
+MAX_GRADE_BYTES = 128 * 1024 * 1024
 OPTIONAL_FILES = (JUDGE_SUMMARY, RUN_METADATA, BLACKLIST, SUBMISSION_RECORD)
 
 
@@ -114,6 +129,46 @@ class ReportContext:
         return "Code-Dev" if self.mode == "code-dev" else "full"
 
 
+def bounded_text(value: str, limit: int) -> str:
+    """At most ``limit`` characters, valid Unicode (lone surrogates become U+FFFD). Cut first: no
+    work grows with what a foreign file holds past the limit."""
+    cut = value[:limit]
+    try:
+        cut.encode("utf-8")
+    except UnicodeEncodeError:
+        cut = cut.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return cut
+
+
+def bounded_json(value: Any, depth: int = 0) -> Any:
+    """A JSON value with every string, list and nesting level bounded (deeper values dropped)."""
+    if isinstance(value, str):
+        return bounded_text(value, MAX_STRING_CHARS)
+    if depth >= MAX_DEPTH:
+        return None
+    if isinstance(value, Mapping):
+        items = list(value.items())[:MAX_LIST_ITEMS]
+        return {bounded_text(str(k), MAX_ID_CHARS): bounded_json(v, depth + 1) for k, v in items}
+    if isinstance(value, list | tuple):
+        return [bounded_json(v, depth + 1) for v in value[:MAX_LIST_ITEMS]]
+    return value
+
+
+def bounded_node(node: GradedNode) -> GradedNode:
+    """The graded tree with every field bounded (``MAX_*``)."""
+    category, fine = node.task_category, node.finegrained_task_category
+    return replace(
+        node,
+        id=bounded_text(node.id, MAX_ID_CHARS),
+        requirements=bounded_text(node.requirements, MAX_REQUIREMENTS_CHARS),
+        explanation=bounded_text(node.explanation, MAX_EXPLANATION_CHARS),
+        task_category=bounded_text(category, MAX_CATEGORY_CHARS) if category is not None else None,
+        finegrained_task_category=bounded_text(fine, MAX_CATEGORY_CHARS) if fine is not None else None,
+        judge_metadata=bounded_json(node.judge_metadata) if node.judge_metadata is not None else None,
+        sub_tasks=tuple(bounded_node(child) for child in node.sub_tasks),
+    )
+
+
 def _opt_str(v: Any) -> str | None:
     return v if isinstance(v, str) and v else None
 
@@ -124,14 +179,17 @@ def _num(v: Any) -> float | None:
 
 def _read_obj(path: Path, problems: list[str]) -> dict[str, Any] | None:
     try:
+        if path.stat().st_size > MAX_GRADE_BYTES:
+            raise ValueError("too large")
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         problems.append(f"{path.name} is unreadable ({type(exc).__name__})")
         return None
     if not isinstance(data, dict):
         problems.append(f"{path.name} is not a JSON object")
         return None
-    return data
+    bounded: dict[str, Any] = bounded_json(data)
+    return bounded
 
 
 def _judge_info(d: Mapping[str, Any]) -> JudgeInfo:
@@ -162,9 +220,14 @@ def load_context(result_dir: Path) -> ReportContext:
     if not grade_path.is_file():
         raise ReportError(f"{result_dir}: no {GRADE} (is this a graded result folder?)")
     try:
-        root = aggregate(load_graded(grade_path))
+        size = grade_path.stat().st_size
+        if size > MAX_GRADE_BYTES:
+            raise ReportError(f"{grade_path}: {size} bytes, more than a report reads ({MAX_GRADE_BYTES})")
+        root = aggregate(bounded_node(load_graded(grade_path)))
     except JudgeError as exc:
-        raise ReportError(str(exc)) from None
+        raise ReportError(" ".join(bounded_text(str(exc), 500).split())) from None
+    except (RecursionError, OSError) as exc:
+        raise ReportError(f"{grade_path}: cannot be read as a graded tree ({type(exc).__name__})") from None
 
     missing: list[str] = []
     problems: list[str] = []

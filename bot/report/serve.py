@@ -3,25 +3,54 @@ its full report.
 
 ``GET /results/<repo>/pr<N>/job<id>-g<gen>/`` redirects to that folder's ``report.html``;
 ``GET /results/<path>`` serves one file of the results folder; ``GET /leaderboard`` the leaderboard
-the worker last wrote. Only ``report.html`` beside a ``grade.json`` (written by reprobot) and the
-leaderboard are served as HTML; everything else, the submission's own files above all, is plain text
-or bytes with ``nosniff``, so nothing a participant wrote can run in a reader's browser. No symlink
-is followed, nothing outside the results folder is reachable, and only GET/HEAD exist.
+the worker last wrote. No symlink is followed, nothing outside the results folder is reachable, and
+only GET/HEAD exist.
+
+The content-type policy (every byte under a result folder may come from a submission or an Actions
+artifact, so nothing there may run in a reader's browser):
+
+- ``text/html`` only for the report reprobot itself rendered: ``report.html`` at the root of a
+  result folder (``<repo>/pr<N>/job<id>-g<gen>/``, beside ``grade.json``), with a CSP whose
+  ``script-src`` admits only the hashes of the scripts in reprobot's own template (a page that is
+  not ours runs nothing, even served as HTML), and the leaderboard, likewise (its template's
+  scripts by hash; today it has none). A template's ``<script>`` must hold no template syntax;
+- images the run wrote (png, jpeg, gif, webp) as their image type;
+- SVG as ``image/svg+xml`` under ``default-src 'none'; style-src 'unsafe-inline'; sandbox``;
+- everything else (``jobN-gG-executed/report.html``, ``attempts/1/report.html``, a submission's
+  ``evil.html``) as ``text/plain; charset=utf-8`` when it is text, else as an attachment download;
+
+always with ``X-Content-Type-Options: nosniff``.
 """
 
 from __future__ import annotations
 
-import mimetypes
+import base64
+import hashlib
+import re
+from functools import cache
 from pathlib import Path, PurePosixPath
 
 from flask import Blueprint, Flask, Response, abort, redirect, send_file
 
-from bot.results import EXECUTED_DIR, GRADE, REPORT_HTML
+from bot.assets import asset_dir
+from bot.results import GRADE, REPORT_HTML
 from bot.settings import Settings, results_dir
 
 LEADERBOARD_HTML = "leaderboard.html"
-TEXT_SUFFIXES = frozenset({".log", ".json", ".jsonl", ".md", ".txt", ".csv", ".py", ".sh", ".yaml", ".yml"})
-REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
+REPORT_TEMPLATE = "report.html.j2"
+LEADERBOARD_TEMPLATE = "leaderboard.html.j2"
+RESULT_FOLDER_RE = re.compile(r"^job[0-9]+-g[0-9]+$")
+PR_FOLDER_RE = re.compile(r"^pr[0-9]+$")
+TEXT_SUFFIXES = frozenset(
+    {".log", ".json", ".jsonl", ".md", ".txt", ".csv", ".tsv", ".py", ".sh", ".yaml", ".yml", ".toml", ".cfg",
+     ".ini", ".html", ".htm", ".xml", ".js", ".css", ".tex", ".r", ".jl", ".c", ".h", ".cpp", ".rs", ".go"}
+)  # fmt: skip
+IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
+               ".webp": "image/webp"}  # fmt: skip
+SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+FILE_CSP = "default-src 'none'; sandbox"
+_SCRIPT_RE = re.compile(r"<script>(.*?)</script>", re.S)
+TEXT_SNIFF_BYTES = 8192
 
 
 def served_results_url(settings: Settings) -> str | None:
@@ -30,42 +59,116 @@ def served_results_url(settings: Settings) -> str | None:
     return f"{base.rstrip('/')}/results" if base else None
 
 
+def script_hashes(template: str) -> tuple[str, ...]:
+    """CSP hash sources of the inline scripts of a template (they hold no template syntax: what the
+    template says is byte for byte what the page runs)."""
+    return tuple(
+        "'sha256-" + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode() + "'"
+        for body in _SCRIPT_RE.findall(template)
+    )
+
+
+@cache
+def page_csp(template_name: str) -> str:
+    """The CSP of a page reprobot renders from ``template_name``: no source but its own styles,
+    images of this server (the run's figures, served as images) and data:, and the scripts of that
+    template, by hash (none: ``'none'``)."""
+    template = (asset_dir("templates") / template_name).read_text(encoding="utf-8")
+    scripts = " ".join(script_hashes(template)) or "'none'"
+    return (
+        f"default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; script-src {scripts}; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+
+
+def report_csp() -> str:
+    return page_csp(REPORT_TEMPLATE)
+
+
 def _resolve(root: Path, rel: str) -> Path | None:
     """``root/rel`` when it is inside ``root`` with no symlink on the way, else None."""
     parts = PurePosixPath(rel).parts
     if any(p in ("..", "") or p.startswith("/") for p in parts):
         return None
     path = root
-    for part in parts:
-        path = path / part
-        if path.is_symlink():
-            return None
     try:
+        for part in parts:
+            path = path / part
+            if path.is_symlink():
+                return None
         if not path.resolve().is_relative_to(root.resolve()):
             return None
-    except OSError:
+        return path if path.exists() else None
+    except (OSError, ValueError):  # a name too long, a NUL byte
         return None
-    return path if path.exists() else None
 
 
-def _is_report(root: Path, path: Path) -> bool:
+def is_reprobot_report(root: Path, path: Path) -> bool:
+    """The report reprobot rendered: ``<repo>/pr<N>/job<id>-g<gen>/report.html`` beside grade.json."""
     rel = path.relative_to(root).parts
-    return path.name == REPORT_HTML and EXECUTED_DIR not in rel[:-1] and (path.parent / GRADE).is_file()
+    return (
+        len(rel) == 4
+        and rel[3] == REPORT_HTML
+        and PR_FOLDER_RE.match(rel[1]) is not None
+        and RESULT_FOLDER_RE.match(rel[2]) is not None
+        and (path.parent / GRADE).is_file()
+        and not (path.parent / GRADE).is_symlink()
+    )
 
 
-def _send(path: Path, *, html: bool) -> Response:
-    if html:
+def _looks_textual(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(TEXT_SNIFF_BYTES)
+    except OSError:
+        return False
+    if b"\0" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(head) - 4  # a character cut at the sniff's end
+    return True
+
+
+def _send_file(path: Path, *, kind: str) -> Response:
+    """``kind``: report | leaderboard | image | svg | text | download."""
+    suffix = path.suffix.lower()
+    if kind == "report":
         response = send_file(path, mimetype="text/html")
-        response.headers["Content-Security-Policy"] = REPORT_CSP
+        response.headers["Content-Security-Policy"] = report_csp()
+    elif kind == "leaderboard":
+        response = send_file(path, mimetype="text/html")
+        response.headers["Content-Security-Policy"] = page_csp(LEADERBOARD_TEMPLATE)
+    elif kind == "image":
+        response = send_file(path, mimetype=IMAGE_TYPES[suffix])
+        response.headers["Content-Security-Policy"] = FILE_CSP
+    elif kind == "svg":
+        response = send_file(path, mimetype="image/svg+xml")
+        response.headers["Content-Security-Policy"] = SVG_CSP
+    elif kind == "text":
+        response = send_file(path, mimetype="text/plain")  # Flask adds "; charset=utf-8"
+        response.headers["Content-Security-Policy"] = FILE_CSP
     else:
-        guessed = mimetypes.guess_type(path.name)[0] or ""
-        textual = path.suffix in TEXT_SUFFIXES or guessed.startswith("text/")
-        mimetype = "text/plain" if textual else "application/octet-stream"
-        response = send_file(path, mimetype=mimetype, as_attachment=not textual)
-        response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+        response = send_file(path, mimetype="application/octet-stream", as_attachment=True)
+        response.headers["Content-Security-Policy"] = FILE_CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "no-cache"
     return response
+
+
+def kind_of(root: Path, path: Path) -> str:
+    """How a file of the results folder is served (the policy in the module docstring)."""
+    suffix = path.suffix.lower()
+    if is_reprobot_report(root, path):
+        return "report"
+    if suffix in IMAGE_TYPES:
+        return "image"
+    if suffix == ".svg":
+        return "svg"
+    if suffix in TEXT_SUFFIXES or _looks_textual(path):
+        return "text"
+    return "download"
 
 
 def results_blueprint(settings: Settings) -> Blueprint:
@@ -83,14 +186,14 @@ def results_blueprint(settings: Settings) -> Blueprint:
             return redirect(f"/results/{rel.rstrip('/')}/{REPORT_HTML}", code=302)  # type: ignore[return-value]
         if not path.is_file():
             abort(404)
-        return _send(path, html=_is_report(root, path))
+        return _send_file(path, kind=kind_of(root, path))
 
     @bp.get("/leaderboard")
     def leaderboard() -> Response:
         path = root / LEADERBOARD_HTML
         if path.is_symlink() or not path.is_file():
             abort(404)
-        return _send(path, html=True)
+        return _send_file(path, kind="leaderboard")
 
     return bp
 

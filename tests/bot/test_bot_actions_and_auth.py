@@ -25,7 +25,8 @@ from bot.jobs.queue import JobQueue
 from bot.jobs.worker import Worker, build_grader
 from bot.server import create_app
 from bot.settings import Settings, load_settings, queue_path
-from tests.bot.conftest import FIXTURES, SECRET, headers, payload
+from tests.bot.conftest import SECRET, headers, payload
+from tests.bot.workflow_runs import genuine_run
 from tests.standins.github_server import GitHubStandIn
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,11 +77,12 @@ def test_actions_mode_dispatches_the_configured_workflow_then_judges_here(
     assert job.state == "dispatched"
     [dispatch] = github.dispatches
     assert (dispatch["repo"], dispatch["workflow"], dispatch["ref"]) == (OPS, "reproduce.yml", "main")
+    assert job.dispatch is not None
     assert dispatch["inputs"] == {
         "repository": "forker/Hello-World",
         "sha": job.head_sha,
         "paper": "all-in-one",
-        "job": f"{job.id} g0",
+        "job": f"{job.id} g0 {job.dispatch.nonce}",  # the run-name echoes the dispatch's nonce
         # the organizer's limits (runner defaults; a paper's config.yaml may override them)
         "timeout": "86400",
         "memory": "16g",
@@ -92,13 +94,7 @@ def test_actions_mode_dispatches_the_configured_workflow_then_judges_here(
     [run] = github.check_runs.values()
     assert run["status"] == "in_progress"
 
-    done = json.loads((FIXTURES / "workflow_run/completed.payload.json").read_text())
-    done["repository"]["full_name"] = OPS
-    done["workflow_run"].update(
-        path=".github/workflows/reproduce.yml",
-        display_title=f"reprobot job {job.id} g0",
-        conclusion="success",
-    )
+    done = genuine_run(job)
     deliver(settings, "workflow_run", done)
     assert queue.get(job.id).state == "judging"
     worker.run(once=True)
@@ -120,11 +116,7 @@ def test_failed_workflow_run_is_an_infra_error_not_a_score(make_settings: Any, g
     deliver(settings, "pull_request", payload("pull_request/opened"))
     worker = Worker(settings, queue, build_grader(settings), github_factory(settings), poll_s=0.05)
     worker.run(once=True)
-    done = json.loads((FIXTURES / "workflow_run/completed.payload.json").read_text())
-    done["repository"]["full_name"] = OPS
-    done["workflow_run"].update(
-        path=".github/workflows/reproduce.yml", display_title="reprobot job 1 g0", conclusion="failure"
-    )
+    done = genuine_run(queue.get(1), conclusion="failure")
     deliver(settings, "workflow_run", done)
     worker.run(once=True)
     assert queue.get(1).state == "infra_error"

@@ -37,8 +37,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     from werkzeug.serving import make_server
 
     root = tmp_path_factory.mktemp("results")
-    for kind in ("good", "weak"):
-        folder = worked_example_result(root / "org__bench" / "pr3" / f"job-{kind}", kind)
+    for number, kind in ((1, "good"), (2, "weak")):  # result folders as the bot names them
+        folder = worked_example_result(root / "org__bench" / "pr3" / f"job{number}-g0", kind)
         write_html_report(folder)
     settings = Settings(data_dir=root.parent, bot={"results_dir": str(root)})
     app = Flask("test")
@@ -83,11 +83,11 @@ def _visible_leaves(driver: Any) -> list[Any]:
 
 def test_desktop_filter_search_expand_and_links(served: tuple[str, Path], tmp_path: Path) -> None:
     base, root = served
-    ctx = load_context(root / "org__bench" / "pr3" / "job-weak")
+    ctx = load_context(root / "org__bench" / "pr3" / "job2-g0")
     driver = _driver(tmp_path / "profile", width=1400)
     try:
-        driver.get(f"{base}/results/org__bench/pr3/job-weak/")  # the stable URL redirects to the report
-        assert driver.current_url.endswith("/job-weak/report.html")
+        driver.get(f"{base}/results/org__bench/pr3/job2-g0/")  # the stable URL redirects to the report
+        assert driver.current_url.endswith("/job2-g0/report.html")
         assert driver.find_element(By.ID, "expand-all").is_displayed()
         total = len(driver.find_elements(By.CSS_SELECTOR, "details.leaf"))
         assert total == ctx.summary.leaves == 29
@@ -143,11 +143,11 @@ def test_desktop_filter_search_expand_and_links(served: tuple[str, Path], tmp_pa
 
 def test_good_submission_badge_follows_the_check(served: tuple[str, Path], tmp_path: Path) -> None:
     base, root = served
-    ctx = load_context(root / "org__bench" / "pr3" / "job-good")
+    ctx = load_context(root / "org__bench" / "pr3" / "job1-g0")
     assert ctx.summary.score >= 0.5  # the check says success
     driver = _driver(tmp_path / "profile", width=1400)
     try:
-        driver.get(f"{base}/results/org__bench/pr3/job-good/report.html")
+        driver.get(f"{base}/results/org__bench/pr3/job1-g0/report.html")
         badge = driver.find_element(By.ID, "score-badge")
         assert badge.get_attribute("class").split() == ["badge", "pass"]
         colour = badge.value_of_css_property("background-color")
@@ -162,7 +162,7 @@ def test_phone_width_never_scrolls_sideways(served: tuple[str, Path], tmp_path: 
     base, _ = served
     driver = _driver(tmp_path / "profile", width=390)
     try:
-        driver.get(f"{base}/results/org__bench/pr3/job-weak/report.html")
+        driver.get(f"{base}/results/org__bench/pr3/job2-g0/report.html")
         assert driver.execute_script("return window.innerWidth") == 390
         driver.find_element(By.ID, "expand-all").click()
         search = driver.find_element(By.ID, "search")
@@ -181,7 +181,7 @@ def test_without_javascript_controls_are_hidden(served: tuple[str, Path], tmp_pa
     base, _ = served
     driver = _driver(tmp_path / "profile", width=1400, javascript=False)
     try:
-        driver.get(f"{base}/results/org__bench/pr3/job-weak/report.html")
+        driver.get(f"{base}/results/org__bench/pr3/job2-g0/report.html")
         assert not driver.find_element(By.CSS_SELECTOR, ".controls").is_displayed()
         assert not driver.find_element(By.ID, "expand-all").is_displayed()
         assert driver.find_element(By.ID, "noscript").is_displayed()
