@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from bot.report.history import HistoryEntry
 from bot.report.html import render_html_report, write_html_report_ctx
 from bot.report.markdown import (
     CHECK_TEXT_LIMIT,
@@ -18,7 +19,6 @@ from bot.report.markdown import (
     COMMENT_LIMIT,
     COMMENT_MARKER,
     CheckOutput,
-    HistoryEntry,
     render_check_output_ctx,
     render_pr_comment_ctx,
 )
@@ -57,6 +57,7 @@ def render_check_output(result_dir: Path, *, report_url: str | None = None) -> C
     return render_check_output_ctx(load_context(Path(result_dir)), report_url=report_url)
 
 
-def write_html_report(result_dir: Path, *, out: Path | None = None) -> Path:
-    """Write the self-contained HTML report (default RESULT_DIR/report.html) and return its path."""
-    return write_html_report_ctx(load_context(Path(result_dir)), out=out)
+def write_html_report(result_dir: Path, *, out: Path | None = None, results_root: Path | None = None) -> Path:
+    """Write the self-contained HTML report (default RESULT_DIR/report.html) and return its path.
+    ``results_root``: where the previous run of the same submitter and paper is looked for."""
+    return write_html_report_ctx(load_context(Path(result_dir)), out=out, results_root=results_root)

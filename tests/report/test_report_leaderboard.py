@@ -90,7 +90,7 @@ def test_markdown_and_html_escape_submitters(tmp_path: Path) -> None:
     html = MarkdownIt("commonmark", {"html": True}).enable("table").render(md)
     assert "<img" not in html and not re.search(r"@[A-Za-z]", html)
     assert set(re.findall(r'<a href="([^"]*)"', html)) == {"https://github.invalid/o/r/pull/3"}
-    assert "👤" in md and "## Code\\-Dev · paperbench" in md and "## Full rubric · paperbench" in md
+    assert "👤" in md and "## Code-Dev · paperbench" in md and "## Full rubric · paperbench" in md
     page = render_html(lb)
     assert "<img" not in page and "&lt;img src=x&gt;" in page and "human baseline" in page
 
@@ -153,7 +153,9 @@ def test_protocols_never_mixed_and_marks_in_every_format(tmp_path: Path) -> None
     assert dave.startswith("full,paperbench,True,False,p1,1,dave")
     data = json.loads(to_json(lb))
     assert {(p["submitter"], p["dummy_judge"]) for p in data["papers"]} == {
-        ("alice", False), ("bob", False), ("dave", True)
+        ("alice", False),
+        ("bob", False),
+        ("dave", True),
     }
     runner = CliRunner()
     for fmt in ("csv", "json"):
