@@ -56,9 +56,13 @@ def forge_hook(ctx: click.Context, path: Path) -> None:
                 f"reprobot: unknown paper {pushed.paper_id!r}: not queued (`reprobot papers`)", err=True
             )
             continue
-        ids = queue.apply([forge_grade_action(forge, settings.forge.repo_name, pushed, version)], "forge")
+        action = forge_grade_action(forge, settings.forge.repo_name, pushed, version)
+        ids = queue.apply([action], "forge")
         state = f"queued as job {ids[0]}" if ids else "already queued"
-        click.echo(f"reprobot: {pushed.branch} @ {pushed.sha[:7]} {state} ({pushed.paper_id})", err=True)
+        click.echo(
+            f"reprobot: {pushed.branch} @ {pushed.sha[:7]} {state} ({pushed.paper_id}, PR #{action.pr})",
+            err=True,
+        )
 
 
 COMMANDS: list[click.Command] = [forge_group]

@@ -1,6 +1,6 @@
 """``reprobot submit DIR --paper ID`` submits the way an agent's harness needs: on the local forge it
 pushes DIR as ``submit/<paper>/<name>`` (the hook queues it), grades it with ``--work`` and prints the
-score as the last line; the forge keeps the whole summary as a git note and publishes the
+score as the last line; the forge keeps a readable plain-text note (score, categories) and publishes the
 leaderboard (mean ± SE over the submitter's three runs, CSV and JSON) on a branch. On GitHub it
 pushes a new branch and opens the pull request against ``paper/<id>`` through the REST API (the
 stand-in), and reads the grade back from the check run. A folder without reproduce.sh is refused."""
@@ -8,6 +8,7 @@ stand-in), and reads the grade back from the check run. A folder without reprodu
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,11 @@ def test_forge_submit_work_prints_the_score_and_publishes(tmp_path: Path, monkey
     branch = "submit/tiny-moons/agent-7"
     log = _git("--git-dir", str(forge), "log", "--notes=reprobot", "--format=%H%n%N", branch)
     assert _git("--git-dir", str(forge), "rev-list", "--count", branch).strip() == "4"
-    assert "#### Judge" in log and "#### Blacklist" in log  # the whole summary, not its first lines
+    # Issue 22: the note is plain text (score first, then each category), not the whole comment:
+    # no Markdown headings, escapes or zero-width spaces.
+    assert re.search(r"reprobot: \d+\.\d% · \d+/\d+ leaves · tiny-moons", log), log
+    assert "Code Development" in log and "passed" in log
+    assert "####" not in log and "\\" not in log and "\u200b" not in log and "|" not in log
     board = json.loads(_git("--git-dir", str(forge), "show", "leaderboard:board/leaderboard.json"))
     [row] = board["papers"]
     assert row["submitter"] == "agent-7" and row["runs"] == 3 and row["se"] is not None
