@@ -281,6 +281,11 @@ class JobStates:
         final = INFRA_ERROR if outcome.infra_error else POSTED
         return self._to(job, state=final, stage="", message=outcome.message[:500])
 
+    def overridden(self, job: Job, outcome: JobOutcome) -> Job:
+        """An organizer overrode a leaf of this graded job: its outcome carries the rescored grade
+        (the state stays; its check run and comment are posted again)."""
+        return self._to(job, outcome=outcome, message=outcome.message[:500])
+
     def notice_posted(self, job: Job) -> Job:
         return self._to(job, state=POSTED, check_completed=1)
 

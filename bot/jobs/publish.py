@@ -45,7 +45,8 @@ def publish_leaderboard(ctx: JobContext, job: Job) -> None:
         board = current_leaderboard(settings)
         root.mkdir(parents=True, exist_ok=True)
         tmp = root / f".{LEADERBOARD_HTML}.tmp"
-        tmp.write_text(render_html(board, title=TITLE), encoding="utf-8")
+        # served at /leaderboard: each report is at results/<folder>/report.html from there
+        tmp.write_text(render_html(board, title=TITLE, results_base="results/"), encoding="utf-8")
         tmp.replace(root / LEADERBOARD_HTML)
         if not settings.leaderboard.publish:
             return

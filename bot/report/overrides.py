@@ -156,10 +156,9 @@ def apply_override(result_dir: Path, request: OverrideRequest, *, by: str, at: s
         raise OverrideError(f"no leaf {request.leaf_id!r} in this grade (the report shows each leaf's id)")
     if not node.is_leaf:
         raise OverrideError(f"{request.leaf_id!r} is not a leaf: override the leaves under it one by one")
-    try:
-        before = GradeSummary.read(folder.judge_summary).score
-    except (OSError, ValueError):
-        before = root.score
+    blacklist = folder.read_blacklist()
+    zeroed = blacklist is not None and blacklist.score_zero  # PaperBench's monitor: the score stays 0
+    before = 0.0 if zeroed else root.score
     earlier_log = folder.read_overrides()
     seen: list[LeafOverride] = []
     rescored = aggregate(_rewrite(root, request, clean(by)[:100] or "unknown", at, seen))
@@ -178,7 +177,7 @@ def apply_override(result_dir: Path, request: OverrideRequest, *, by: str, at: s
         verdict=request.verdict,
         judge_verdict=seen[0].judge_verdict,
         before=before,
-        after=summary.score if summary is not None else rescored.score,
+        after=0.0 if zeroed else rescored.score,
         copies=len(seen),
         overridden=len(log.leaves),
     )

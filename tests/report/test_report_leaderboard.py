@@ -98,8 +98,14 @@ def test_markdown_and_html_escape_submitters(tmp_path: Path) -> None:
 def test_cli(tmp_path: Path) -> None:
     results = _results(tmp_path)
     runner = CliRunner()
+    # Issue 22: printed to the terminal it is plain text (no Markdown escapes), and its default view
+    # is what `reprobot init` writes (leaderboard.include_dummy: true): dummy rows ranked apart.
     r = runner.invoke(main, ["leaderboard", "--results", str(results)])
-    assert r.exit_code == 0 and "# reprobot leaderboard" in r.output
+    assert r.exit_code == 0 and "\nreprobot leaderboard\n" in r.output and "\\" not in r.output
+    assert "dave" in r.output and "[DUMMY]" in r.output
+    args = ["leaderboard", "--results", str(results), "--no-include-dummy", "--format", "md"]
+    r = runner.invoke(main, args)
+    assert r.exit_code == 0 and "# reprobot leaderboard" in r.output and "dave" not in r.output
     out = tmp_path / "lb.html"
     r = runner.invoke(
         main,
