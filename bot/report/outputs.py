@@ -249,6 +249,7 @@ def run_outputs(ctx: ReportContext) -> RunOutputs:
                 tables.extend(found_tables)
                 continue
         others.append(OutputFile(rel, _href(rel), sizes.get(rel)))
+    tables.sort(key=lambda t: (len(t.rows) > 12, t.path))  # short tables (results) before long series
     return RunOutputs(
         tuple(images), tuple(tables), tuple(others[:MAX_OTHERS]), max(0, len(others) - MAX_OTHERS)
     )
