@@ -54,7 +54,7 @@ def history_url_of(settings: Settings, job: Job) -> Callable[[int, int], str | N
 
     def url(job_id: int, generation: int) -> str | None:
         folder = run_folder(settings, job.repo, job.pr, job_id, generation)
-        return folder_url(settings, folder) if (folder / REPORT_HTML).is_file() else None
+        return folder_url(settings, folder) if ResultFolder(folder).grade.is_file() else None  # was graded
 
     return url
 

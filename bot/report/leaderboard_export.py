@@ -60,8 +60,8 @@ def rows(board: Leaderboard) -> list[dict[str, Any]]:
                         "best_report_url": report_href(s.best),
                         "latest_pr_url": _pr_url(s.latest),
                         "latest_report_url": report_href(s.latest),
-                        "best_overridden": s.best.overridden,
-                        "latest_overridden": s.latest.overridden,
+                        "best_overridden": s.best.overridden > 0,
+                        "latest_overridden": s.latest.overridden > 0,
                     }
                 )
     return out

@@ -248,7 +248,8 @@ def run_outputs(ctx: ReportContext) -> RunOutputs:
             if found_tables:
                 tables.extend(found_tables)
                 continue
-        others.append(OutputFile(rel, _href(rel), sizes.get(rel)))
+        if read_bounded(root, rel, 0) is not None:  # a real file (no symlink on the way), not read
+            others.append(OutputFile(rel, _href(rel), sizes.get(rel)))
     tables.sort(key=lambda t: (len(t.rows) > 12, t.path))  # short tables (results) before long series
     return RunOutputs(
         tuple(images), tuple(tables), tuple(others[:MAX_OTHERS]), max(0, len(others) - MAX_OTHERS)
