@@ -46,6 +46,18 @@ _SIGNATURES = (
     (b"GIF87a", "image/gif"),
     (b"GIF89a", "image/gif"),
 )
+# PaperBench's rule for what is not the submission's own work: a folder name containing one of these
+SKIPPED_FOLDERS = (
+    "venv",
+    ".venv",
+    ".env",
+    "wandb",
+    ".egg-info",
+    ".git",
+    ".github",
+    "__pycache__",
+    "node_modules",
+)
 _DELIMITER_ROW = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
 
 
@@ -92,6 +104,10 @@ def _safe_rel(rel: str) -> PurePosixPath | None:
     if not rel or p.is_absolute() or any(part in ("", ".", "..") for part in p.parts) or "\x00" in rel:
         return None
     return p
+
+
+def _skipped(p: PurePosixPath) -> bool:
+    return any(marker in folder for folder in p.parts[:-1] for marker in SKIPPED_FOLDERS)
 
 
 def read_bounded(root: Path, rel: str, limit: int) -> tuple[bytes, int] | None:
@@ -230,7 +246,8 @@ def run_outputs(ctx: ReportContext) -> RunOutputs:
     others: list[OutputFile] = []
     embedded = 0
     for rel in sorted(run.changed_paths):
-        if _safe_rel(rel) is None:
+        safe = _safe_rel(rel)
+        if safe is None or _skipped(safe):  # caches and environments are not the run's results
             continue
         suffix = PurePosixPath(rel).suffix.lower()
         if suffix in IMAGE_SUFFIXES and len(images) < MAX_IMAGES:

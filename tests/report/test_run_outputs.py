@@ -58,11 +58,17 @@ def test_images_by_their_bytes_svg_only_as_an_image(tmp_path: Path) -> None:
     assert len(re.findall(r'<img src="data:image/(png|svg\+xml);base64,', html)) == 2
 
 
-def test_no_symlink_no_escape_only_what_the_run_wrote(tmp_path: Path) -> None:
+def test_no_symlink_no_escape_no_cache_only_what_the_run_wrote(tmp_path: Path) -> None:
     secret = tmp_path / "secret.csv"
     secret.write_text("token,value\nghp_secret,1\n")
+    files = {
+        "results/ok.csv": b"a,b\n1,2\n",
+        "results/old.csv": b"x\n1\n",
+        "__pycache__/m.cpython-311.pyc": b"\0",  # caches and environments are not results (PaperBench's rule)
+        ".venv/lib/plot.png": PNG_1PX,
+    }
     folder = _folder(
-        tmp_path, {"results/ok.csv": b"a,b\n1,2\n", "results/old.csv": b"x\n1\n"}, ["results/ok.csv"]
+        tmp_path, files, ["results/ok.csv", "__pycache__/m.cpython-311.pyc", ".venv/lib/plot.png"]
     )
     os.symlink(secret, folder / "submission" / "results" / "link.csv")
     os.symlink(tmp_path, folder / "submission" / "linkdir")
