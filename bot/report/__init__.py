@@ -3,7 +3,10 @@ HTML report. This is the API the bot calls; the templates live in ``templates/``
 
 Modules: ``model`` (a result folder loaded once into a frozen ReportContext), ``escaping`` (untrusted text
 into Markdown/HTML), ``tree`` (levels of detail of the score tree), ``markdown`` (comment and check
-run), ``html`` (the self-contained report), ``leaderboard`` (all graded result folders).
+run), ``plain`` (the headline and the forge note's digest), ``html`` (the self-contained report, with
+``outputs``: the run's figures and tables, and ``history``: earlier runs), ``overrides`` (an
+organizer's verdict on a leaf, rescored), ``leaderboard`` (all graded result folders), ``dashboard``
+(``reprobot serve``'s ``/`` and ``/results/``), ``scripts`` (the pages' own scripts and their hashes).
 """
 
 from __future__ import annotations
