@@ -120,11 +120,13 @@ def conclusion_and_output(ctx: JobContext, job: Job, report_url: str | None) -> 
     return conclusion, output
 
 
-def complete_check(ctx: JobContext, job: Job, report_url: str | None) -> None:
+def complete_check(ctx: JobContext, job: Job, report_url: str | None, *, annotate: bool = True) -> None:
+    """Complete the job's check run. ``annotate=False`` when it is completed again (an override
+    rescored it): GitHub appends the annotations of every update, and they were sent the first time."""
     assert job.check_run_id is not None
     conclusion, output = conclusion_and_output(ctx, job, report_url)
-    annotations = blacklist_annotations(Path(job.result_dir)) if job.result_dir else ()
-    if job.result_dir and job.outcome is not None and job.outcome.graded:
+    annotations = blacklist_annotations(Path(job.result_dir)) if job.result_dir and annotate else ()
+    if annotate and job.result_dir and job.outcome is not None and job.outcome.graded:
         annotations += annotations_for(Path(job.result_dir))  # the evidence each verdict cites
     if annotations:
         output = CheckRunOutput(output.title, output.summary, output.text, annotations, output.digest)

@@ -84,7 +84,7 @@ def repost(ctx: JobContext, graded: Job) -> Job:
         graded = ctx.states.overridden(graded, outcome)
     url = report_url(ctx.settings, graded)
     if graded.check_run_id is not None:
-        complete_check(ctx, graded, url)
+        complete_check(ctx, graded, url, annotate=False)  # its annotations are there already
     post_comment(ctx, graded, url, history_url_of(ctx.settings, graded))
     publish_leaderboard(ctx, graded)
     return graded

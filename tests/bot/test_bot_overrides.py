@@ -90,6 +90,7 @@ def test_override_through_the_github_stand_in(make_settings: Any, github: GitHub
     assert before.summary.score == pytest.approx(judged)
     [run] = github.check_runs.values()
     assert run["conclusion"] == "failure" and "overridden" not in run["output"]["title"]
+    annotations = len(run["annotations"])
     leaf = before.failing[0]
     judge_explanation = leaf.node.explanation
 
@@ -125,6 +126,7 @@ def test_override_through_the_github_stand_in(make_settings: Any, github: GitHub
     # the check: new title (score first, "overridden"), new conclusion over the organizer's line
     [run] = github.check_runs.values()
     assert run["conclusion"] == "success" and run["history"][-1] == "completed"
+    assert len(run["annotations"]) == annotations  # not sent twice (GitHub appends them)
     assert run["output"]["title"].startswith(f"{100 * after.summary.score:.1f}% · ")
     assert "overridden (1 leaf)" in run["output"]["title"]
     assert "Overridden by an organizer" in run["output"]["summary"]

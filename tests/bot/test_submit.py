@@ -116,12 +116,15 @@ def test_github_submit_pushes_and_opens_the_pull_request(
     assert check_run_result(gh, "org/bench", sha, "reprobot") is None  # not graded yet
     github.check_runs[1] = {
         "id": 1, "name": "reprobot", "head_sha": sha, "status": "completed", "conclusion": "success",
-        "external_id": "x", "details_url": None, "output": {"title": "Score 45.0% · coverage 100.0% · full"},
+        "external_id": "x", "details_url": None, "output": {"title": "45.0% · 13/29 leaves · tiny-moons"},
         "annotations": [], "url": "u", "repo": "org/bench", "history": [], "started_at": None,
         "completed_at": None,
     }  # fmt: skip
     result = check_run_result(gh, "org/bench", sha, "reprobot")
     assert result is not None and result.state == "graded" and result.score == 0.45
+    github.check_runs[1]["output"] = {"title": "Score 45.0% · coverage 100.0% · full"}  # an older bot's title
+    result = check_run_result(gh, "org/bench", sha, "reprobot")
+    assert result is not None and result.score == 0.45
 
 
 def test_forge_submit_wait_without_a_worker_times_out_clearly(tmp_path: Path, monkeypatch: Any) -> None:
