@@ -79,7 +79,8 @@ def override(
     )
     job = job_for_folder(queue, result_dir) if queue is not None else None
     result = rescore_folder(settings, result_dir, request, who)
-    click.echo(f"{result_line(result, who)} ({result.overridden} leaf/leaves overridden in this grade)")
+    leaves = "1 leaf" if result.overridden == 1 else f"{result.overridden} leaves"
+    click.echo(f"{result_line(result, who)} ({leaves} overridden in this grade)")
     click.echo(str(result_dir / "report.html"))
     if job is None or queue is None or no_post or job.outcome is None or not job.outcome.graded:
         _served_leaderboard(settings)
