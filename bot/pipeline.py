@@ -19,7 +19,7 @@ from pathlib import Path
 from bot.backoff import backoff_delay
 from bot.grading import GradeOutcome, GradeRequest, ProgressFn
 from bot.results import EXECUTED_FILES, REPRODUCE_LOG, BlacklistRecord, ResultFolder
-from bot.settings import Settings
+from bot.settings import Settings, results_dir
 from judge.errors import JudgeError, PaperNotFound, RubricError
 from judge.failures import FailureKind
 from judge.papers import Paper, PaperRegistry, paper_caveats
@@ -182,9 +182,13 @@ class LocalGrader:
             time.sleep(delay)
 
     def report(self, out_dir: Path) -> Path:
+        """The HTML report; it links the previous run of the same submitter and paper when the
+        folder sits in the results folder."""
         from bot.report import write_html_report
 
-        return write_html_report(out_dir)
+        root = results_dir(self.settings)
+        inside = Path(out_dir).resolve().is_relative_to(root.resolve())
+        return write_html_report(out_dir, results_root=root if inside else None)
 
     # ------------------------------------------------------------------------------- pipeline
 

@@ -13,6 +13,7 @@ Each writer names its own files; this module composes them and adds the bot's:
 | ``blacklist.json`` | here | ``BlacklistRecord`` | the pipeline (``runner.blacklist``'s report) |
 | ``submission.json`` | here | ``SubmissionRecord`` | the worker, before any report |
 | ``report.html`` | here | (rendered) | ``bot.report`` |
+| ``overrides.json`` | here | ``OverrideLog`` (each ``LeafOverride``) | ``bot.report.overrides`` |
 
 Everything in the bot that opens one of these files names it through here, and reads it through
 ``ResultFolder``'s readers (loosely: a field of the wrong type is unknown, an unreadable file None).
@@ -24,7 +25,7 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from judge.outputs import GRADE, JUDGE_CALLS, JUDGE_SUMMARY
 from judge.summary import GradeSummary
@@ -44,6 +45,8 @@ __all__ = [
 BLACKLIST = "blacklist.json"
 SUBMISSION_RECORD = "submission.json"
 REPORT_HTML = "report.html"
+OVERRIDES = "overrides.json"
+OVERRIDE_KEY = "override"  # a leaf's judge_metadata key holding its LeafOverride (the judge's verdict kept)
 
 EXECUTED_FILES = (REPRODUCE_LOG, RUN_METADATA, BLACKLIST)  # what a regrade copies from the earlier run
 
@@ -170,6 +173,83 @@ class BlacklistRecord:
         ResultFolder(folder).blacklist.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
+Verdict = Literal["pass", "fail"]
+
+
+@dataclass(frozen=True, slots=True)
+class LeafOverride:
+    """An organizer's verdict on one leaf (an appeal settled), with the judge's verdict kept beside
+    it: who, when, why. Stored in the leaf's ``judge_metadata["override"]`` and, in order, in
+    ``overrides.json``."""
+
+    leaf_id: str
+    verdict: Verdict
+    reason: str
+    by: str
+    at: str  # ISO 8601, UTC
+    judge_score: float  # the judge's own score of the leaf (0 or 1)
+    judge_valid: bool  # whether the judge could grade it at all
+
+    @property
+    def judge_verdict(self) -> str:
+        if not self.judge_valid:
+            return "not graded"
+        return "pass" if self.judge_score >= 0.5 else "fail"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Any) -> LeafOverride | None:
+        """Read loosely: None unless it names a leaf and a verdict."""
+        if not isinstance(d, Mapping):
+            return None
+        leaf, verdict = d.get("leaf_id"), d.get("verdict")
+        if not isinstance(leaf, str) or not leaf or verdict not in ("pass", "fail"):
+            return None
+        return cls(
+            leaf_id=leaf,
+            verdict=verdict,
+            reason=str(d.get("reason") or ""),
+            by=str(d.get("by") or ""),
+            at=str(d.get("at") or ""),
+            judge_score=_number(d.get("judge_score")) or 0.0,
+            judge_valid=d.get("judge_valid") is not False,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OverrideLog:
+    """``overrides.json``: every override made on this result folder, oldest first, and the score
+    the judge gave before the first."""
+
+    judge_score: float
+    judge_coverage: float
+    overrides: tuple[LeafOverride, ...]
+
+    @property
+    def leaves(self) -> tuple[str, ...]:
+        """The overridden leaf ids, each once, in the order first overridden."""
+        return tuple(dict.fromkeys(o.leaf_id for o in self.overrides))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "judge_score": self.judge_score,
+            "judge_coverage": self.judge_coverage,
+            "overrides": [o.to_dict() for o in self.overrides],
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> OverrideLog:
+        raw = d.get("overrides")
+        found = (LeafOverride.from_dict(o) for o in (raw if isinstance(raw, list) else []))
+        return cls(
+            judge_score=_number(d.get("judge_score")) or 0.0,
+            judge_coverage=_number(d.get("judge_coverage")) or 0.0,
+            overrides=tuple(o for o in found if o is not None),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class ResultFolder:
     """A result folder: the path of each file, and a reader per record."""
@@ -211,6 +291,10 @@ class ResultFolder:
     def report_html(self) -> Path:
         return self.path / REPORT_HTML
 
+    @property
+    def overrides(self) -> Path:
+        return self.path / OVERRIDES
+
     def read_summary(self) -> GradeSummary | None:
         """The judge's summary; None when missing, unreadable, or without a score (not a grade)."""
         data = _read_object(self.judge_summary)
@@ -225,6 +309,12 @@ class ResultFolder:
     def read_blacklist(self) -> BlacklistRecord | None:
         data = _read_object(self.blacklist)
         return BlacklistRecord.from_dict(data) if data is not None else None
+
+    def read_overrides(self) -> OverrideLog | None:
+        """The organizer's overrides; None when there are none (or the file is unreadable)."""
+        data = _read_object(self.overrides)
+        log = OverrideLog.from_dict(data) if data is not None else None
+        return log if log is not None and log.overrides else None
 
     @staticmethod
     def judged_under(results_dir: Path) -> Iterator[ResultFolder]:

@@ -3,7 +3,9 @@
 - ``POST /webhook``: the intake (``bot.intake.webhook``): verify, route, record in the job queue;
 - ``GET /healthz``: the queue, worker liveness (beat files, ``bot.jobs.liveness``) and disk space,
   503 on trouble;
-- ``GET /results/...`` and ``GET /leaderboard``: result folders, read-only (``bot.report.serve``).
+- ``GET /results/...`` and ``GET /leaderboard``: result folders, read-only (``bot.report.serve``);
+- ``GET /`` and ``GET /results/``: the dashboard of submissions (rows from the queue,
+  ``bot.jobs.listing``) and of graded result folders (``bot.report.dashboard``).
 
 Every response carries the security headers of ``SECURITY_HEADERS`` (no sniffing, no framing, no
 referrer); a response that sets no Content-Security-Policy of its own (JSON, redirects, errors) gets
@@ -17,10 +19,12 @@ import time
 from flask import Flask, Response, jsonify
 
 from bot.intake.webhook import register_webhook
+from bot.jobs.listing import submission_rows
 from bot.jobs.liveness import STALE_AFTER_S, disk_health, read_beats, workers_dir
 from bot.jobs.queue import JobQueue
+from bot.report.dashboard import register_dashboard
 from bot.report.serve import register_results
-from bot.settings import Settings, queue_path
+from bot.settings import Settings, queue_path, results_dir
 from judge.papers import PaperRegistry
 
 SECURITY_HEADERS = {
@@ -47,6 +51,7 @@ def create_app(settings: Settings, queue: JobQueue | None = None) -> Flask:
         return health(settings, q, has_secret)
 
     register_results(app, settings)  # GET /results/..., GET /leaderboard: read-only
+    register_dashboard(app, results_dir(settings), lambda: submission_rows(settings, q))  # GET /, /results/
 
     @app.after_request
     def security_headers(response: Response) -> Response:

@@ -92,7 +92,8 @@ class BotSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     branch_pattern: str = "paper/<paper-id>"  # base branch of a submission PR; <paper-id> is the paper
-    pass_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    # a graded check succeeds (the score is the result); with a number (0..1) it fails below it
+    pass_threshold: float | None = Field(default=None, ge=0.0, le=1.0)  # none, or the check's failure line
     draft_prs: Literal["skip", "grade"] = "skip"
     label_gate: str | None = None  # when set, only PRs carrying this label are graded
     human_baseline_users: tuple[str, ...] = ()

@@ -159,7 +159,9 @@ def wait_for(poll: Callable[[], Result | None], timeout_s: float, every_s: float
         time.sleep(every_s)
 
 
-SCORE_RE = re.compile(r"Score (\d+(?:\.\d+)?)%")
+# the check's title starts with the score ("42.0% · 151/361 leaves · tiny-moons"); older titles said
+# "Score 42.0% · ..."
+SCORE_RE = re.compile(r"^(?:Score )?(\d+(?:\.\d+)?)% · ")
 
 
 def check_run_result(gh: Any, repo: str, sha: str, check_name: str) -> Result | None:

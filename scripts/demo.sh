@@ -56,16 +56,17 @@ for kind in good weak; do
 done
 
 say "5. the leaderboard"
-R leaderboard --results "$DATA/results" --include-dummy --out "$DATA/leaderboard.md" >/dev/null
-cat "$DATA/leaderboard.md"
-for fmt in csv json; do
-  R leaderboard --results "$DATA/results" --include-dummy --format $fmt --out "$DATA/leaderboard.$fmt" >/dev/null
+R leaderboard --results "$DATA/results"
+for ext in md html csv json; do
+  R leaderboard --results "$DATA/results" --out "$DATA/leaderboard.$ext" >/dev/null
 done
 echo
 R costs
 echo
 echo "reports:"
 find "$DATA/results" -name report.html | sort | sed 's/^/  /'
-echo "leaderboard: $DATA/leaderboard.md (.csv, .json)"
-echo "serve the reports: $ROOT/.venv/bin/reprobot --config $CONFIG serve --results-only"
+echo "leaderboard: $DATA/leaderboard.html (.md, .csv, .json)"
+echo "the dashboard, reports and leaderboard in a browser: $ROOT/.venv/bin/reprobot --config $CONFIG serve --results-only"
+echo "  then open http://127.0.0.1:8080/"
+echo "settle an appeal: $ROOT/.venv/bin/reprobot --config $CONFIG override RESULT_DIR LEAF pass|fail REASON"
 echo "queue: $ROOT/.venv/bin/reprobot --config $CONFIG jobs"

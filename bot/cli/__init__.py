@@ -166,6 +166,11 @@ COMMAND_TABLE: dict[str, tuple[str, str]] = {
         "Mean ± SE over runs, best and latest per submitter, per paper and overall; each mode and judge "
         "protocol ranked apart (dummy-judge and no-paper rows marked).",
     ),
+    "override": (
+        "override_cmds",
+        "Override the judge's verdict on LEAF of the grade in RESULT_DIR and rescore it (the judge's verdict "
+        "is kept beside yours, with REASON); its check run, comment and leaderboard follow.",
+    ),
     "papers": (
         "rubric",
         "List the papers of the configured papers folder (gradable = paper.md present).",

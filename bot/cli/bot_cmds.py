@@ -52,8 +52,12 @@ def serve(ctx: click.Context, host: str, port: int, threads: int, results_only: 
     except OSError as exc:  # the port is in use, or not ours to bind
         raise BotError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     base = f"http://{host}:{port}"
-    what = "results" if results_only else f"{base}/webhook, results"
-    click.echo(f"reprobot: listening: {what} at {base}/results/ (queue {queue_path(settings)})", err=True)
+    what = "" if results_only else f"webhook {base}/webhook, "
+    click.echo(
+        f"reprobot: listening: {what}dashboard {base}/, results {base}/results/, "
+        f"leaderboard {base}/leaderboard (queue {queue_path(settings)})",
+        err=True,
+    )
     server.run()
 
 

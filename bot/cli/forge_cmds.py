@@ -63,13 +63,17 @@ def forge_hook(ctx: click.Context, path: Path) -> None:
             )
             continue
         if problem is not None:  # the organizer's to fix (no paper.md): a neutral notice, not a grade
-            queue.apply([forge_notice_action(repo, pushed, *problem)], "forge")
+            queue.apply([forge_notice_action(forge, repo, pushed, *problem)], "forge")
             click.echo(f"reprobot: {pushed.branch} @ {pushed.sha[:7]}: {problem[0]}: {problem[1]}", err=True)
             continue
         version = rubric_version(reg, pushed.paper_id)
-        ids = queue.apply([forge_grade_action(forge, repo, pushed, version, identity)], "forge")
+        action = forge_grade_action(forge, repo, pushed, version, identity)
+        ids = queue.apply([action], "forge")
         state = f"queued as job {ids[0]}" if ids else "already queued"
-        click.echo(f"reprobot: {pushed.branch} @ {pushed.sha[:7]} {state} ({pushed.paper_id})", err=True)
+        click.echo(
+            f"reprobot: {pushed.branch} @ {pushed.sha[:7]} {state} ({pushed.paper_id}, PR #{action.pr})",
+            err=True,
+        )
 
 
 COMMANDS: list[click.Command] = [forge_group]

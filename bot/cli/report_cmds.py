@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
@@ -40,6 +41,10 @@ def report(result_dir: Path, comment: bool, check: bool, report_url: str | None,
     click.echo(str(path))
 
 
+FORMATS = ("text", "md", "html", "csv", "json")
+SUFFIX_FORMAT = {".md": "md", ".html": "html", ".htm": "html", ".csv": "csv", ".json": "json", ".txt": "text"}
+
+
 @click.command("leaderboard")
 @click.option(
     "--results",
@@ -49,35 +54,54 @@ def report(result_dir: Path, comment: bool, check: bool, report_url: str | None,
     help="Folder of result folders (default: <data_dir>/results).",
 )
 @click.option(
-    "--format", "fmt", type=click.Choice(["md", "html", "csv", "json"]), default="md", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="Default: from --out's extension (.md .html .csv .json), else text for the terminal.",
 )
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write here.")
 @click.option("--human", "human_users", multiple=True, help="Submitter to mark as human baseline (repeat).")
-@click.option("--include-dummy", is_flag=True, help="Also rank results graded by the dummy judge.")
+@click.option(
+    "--include-dummy/--no-include-dummy",
+    default=None,
+    help="Rank dummy-judge results (apart, marked) or leave them out (default: leaderboard.include_dummy).",
+)
 @click.option("--title", default="reprobot leaderboard", show_default=True)
 @click.pass_context
 def leaderboard(
     ctx: click.Context,
     results_dir: Path | None,
-    fmt: str,
+    fmt: str | None,
     out: Path | None,
     human_users: tuple[str, ...],
-    include_dummy: bool,
+    include_dummy: bool | None,
     title: str,
 ) -> None:
     """Mean ± SE over runs, best and latest per submitter, per paper and overall; each mode and judge
     protocol ranked apart (dummy-judge and no-paper rows marked)."""
+    settings = app_settings(ctx)
     if results_dir is None:
-        results_dir = Path(app_settings(ctx).data_dir) / "results"
+        results_dir = Path(settings.data_dir) / "results"
     if not results_dir.is_dir():
         raise click.UsageError(f"{results_dir}: no such results folder")
-    board = build_leaderboard(results_dir, human_users=human_users, include_dummy=include_dummy)
-    from bot.report.leaderboard_export import to_csv, to_json
+    if include_dummy is None:
+        include_dummy = settings.leaderboard.include_dummy
+    humans = (*settings.bot.human_baseline_users, *human_users)
+    board = build_leaderboard(results_dir, human_users=humans, include_dummy=include_dummy)
+    from bot.report.leaderboard_export import to_csv, to_json, to_text
 
-    if fmt in ("csv", "json"):
-        text = to_csv(board) if fmt == "csv" else to_json(board)
-    else:
-        text = render_markdown(board, title=title) if fmt == "md" else render_html(board, title=title)
+    if fmt is None:
+        fmt = SUFFIX_FORMAT.get(out.suffix.lower(), "md") if out is not None else "text"
+    # links to reports: relative to where the page is read (the file written, or this folder)
+    base = os.path.relpath(results_dir, (out.parent if out is not None else Path.cwd())).replace(os.sep, "/")
+    text = {
+        "text": lambda: to_text(board, title=title),
+        "md": lambda: render_markdown(board, title=title),
+        "html": lambda: render_html(board, title=title, results_base=f"{base.rstrip('/')}/"),
+        "csv": lambda: to_csv(board),
+        "json": lambda: to_json(board),
+    }[fmt]()
     for reason in board.skipped:
         click.echo(f"reprobot: skipped {reason}", err=True)
     if out is None:

@@ -2,7 +2,9 @@
 
 After the queue, a forge job takes exactly the GitHub path: a "check run" whose stages are shown
 live on the terminal and whose completion becomes a git note (``refs/notes/reprobot``) on the
-submitted commit, and a "PR comment" kept as a Markdown file per submission branch. State lives in
+submitted commit, in plain text (the check's digest: score, categories, link), and "PR comments"
+kept as Markdown files, ``comments/pr<N>/<id>.md``, where N is the submission branch's PR number
+(1, 2, 3, ... in the order branches were first pushed, as the forge numbers them). State lives in
 one small JSON file so a crashed worker finds its check run and comment again (idempotent posting).
 """
 
@@ -11,7 +13,6 @@ from __future__ import annotations
 import fcntl
 import json
 import sys
-import zlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,11 +27,6 @@ from bot.settings import Settings, forge_path
 NOT_SUPPORTED = "not available in the local forge (use GitHub mode for GPU-runner dispatch)"
 
 
-def pr_number(branch: str) -> int:
-    """A stable number per submission branch: its pushes share one "PR" (comment, history)."""
-    return zlib.crc32(branch.encode()) & 0x7FFFFFFF or 1
-
-
 def forge_submitter_key(name: str, identity: str | None = None) -> str:
     """Who the quota charges for a push: the pusher's identity when the organizer binds pushes to
     one (``forge.identity_env``), else the branch's name normalised (``alice_`` is ``Alice``)."""
@@ -40,11 +36,11 @@ def forge_submitter_key(name: str, identity: str | None = None) -> str:
 
 
 def forge_notice_action(
-    repo: str, pushed: PushedSubmission, title: str, message: str, conclusion: str
+    forge: LocalForge, repo: str, pushed: PushedSubmission, title: str, message: str, conclusion: str
 ) -> NewNotice:
     """A push that cannot be graded as it stands (a paper without paper.md): a completed check run
     (a git note on the commit), never a queued grade."""
-    return NewNotice(repo, pr_number(pushed.branch), pushed.sha, title, message, conclusion)
+    return NewNotice(repo, forge.pr_number(pushed.branch), pushed.sha, title, message, conclusion)
 
 
 def forge_grade_action(
@@ -59,7 +55,7 @@ def forge_grade_action(
         base_ref=f"paper/{pushed.paper_id}",
     )
     return NewGrade(
-        repo, pr_number(pushed.branch), pushed.sha, pushed.paper_id, rubric_version, "full", None, info
+        repo, forge.pr_number(pushed.branch), pushed.sha, pushed.paper_id, rubric_version, "full", None, info
     )
 
 
@@ -110,7 +106,7 @@ class ForgeAPI:
             }  # fmt: skip
         self.echo(f"[{head_sha[:7]}] {status}: {out.get('title', name)}")
         if status == "completed":  # a notice: completed at once, its note written now
-            self.forge.add_note(head_sha, self._note(check))
+            self.forge.add_note(head_sha, self._note(check, output.digest if output else None))
         return cid
 
     def update_check_run(
@@ -133,20 +129,26 @@ class ForgeAPI:
                 check["output"] = out
         sha = check["head_sha"]
         if status == "completed":
-            self.forge.add_note(sha, self._note(check))
+            self.forge.add_note(sha, self._note(check, output.digest if output else None))
             self.echo(f"[{sha[:7]}] {conclusion}: {out.get('title', '')}")
         elif out:
             summary = str(out.get("summary", "")).replace("\n", " ")
             self.echo(f"[{sha[:7]}] {out.get('title', '')}: {summary[:160]}")
 
-    def _note(self, check: dict[str, Any]) -> str:
+    def _note(self, check: dict[str, Any], digest: str | None) -> str:
+        """Plain text for ``git log --notes``: the check's digest (score, categories, link) under a
+        first line with the conclusion; without a digest (a notice, a cancelled run), the title and
+        the summary's first lines."""
         out = check.get("output") or {}
-        lines = [f"reprobot: {out.get('title', '')} [{check.get('conclusion')}]"]
-        summary = str(out.get("summary", "")).strip()
-        if summary:
-            lines += ["", *summary.splitlines()]  # the whole summary: categories, failures, facts
-        if check.get("details_url"):
-            lines += ["", f"report: {check['details_url']}"]
+        if digest:
+            first, _, rest = digest.partition("\n")
+            lines = [f"reprobot: {first} [{check.get('conclusion')}]", *rest.rstrip("\n").splitlines()]
+        else:
+            lines = [f"reprobot: {out.get('title', '')} [{check.get('conclusion')}]"]
+            lines += [line for line in str(out.get("summary", "")).strip().splitlines()[:3] if line]
+        url = check.get("details_url")
+        if url and not any(f"report: {url}" == line for line in lines):
+            lines.append(f"report: {url}")
         return "\n".join(lines) + "\n"
 
     def find_check_run(self, repo: str, head_sha: str, external_id: str, name: str) -> int | None:
@@ -158,13 +160,18 @@ class ForgeAPI:
 
     # ------------------------------------------------------------------------------ comments
 
-    def comment_path(self, comment_id: int) -> Path:
-        return self.state_dir / "comments" / f"{comment_id}.md"
+    def comment_path(self, comment_id: int, pr: int | None = None) -> Path:
+        """``comments/pr<N>/<id>.md``: a PR's comments sit under its number."""
+        if pr is None:
+            with self._state() as state:
+                pr = int(state["comments"][str(comment_id)]["pr"])
+        return self.state_dir / "comments" / f"pr{pr}" / f"{comment_id}.md"
 
     def find_comment(self, repo: str, pr: int, marker: str) -> int | None:
         with self._state() as state:
             for cid, meta in state["comments"].items():
-                if meta["pr"] == pr and marker in self.comment_path(int(cid)).read_text(encoding="utf-8"):
+                path = self.comment_path(int(cid), int(meta["pr"]))
+                if meta["pr"] == pr and path.is_file() and marker in path.read_text(encoding="utf-8"):
                     return int(cid)
         return None
 
@@ -172,16 +179,17 @@ class ForgeAPI:
         with self._state() as state:
             cid = int(state["next_id"])
             state["next_id"] = cid + 1
-            path = self.comment_path(cid)
-            path.parent.mkdir(exist_ok=True)
+            path = self.comment_path(cid, pr)
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(body, encoding="utf-8")
             state["comments"][str(cid)] = {"pr": pr}
-        self.echo(f"comment written: {self.comment_path(cid)}")
+        self.echo(f"comment written: {path}")
         return cid
 
     def edit_comment(self, repo: str, comment_id: int, body: str) -> None:
-        self.comment_path(comment_id).write_text(body, encoding="utf-8")
-        self.echo(f"comment updated: {self.comment_path(comment_id)}")
+        path = self.comment_path(comment_id)
+        path.write_text(body, encoding="utf-8")
+        self.echo(f"comment updated: {path}")
 
     # ----------------------------------------------------------------------------- the rest
 

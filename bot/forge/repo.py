@@ -9,6 +9,8 @@ commit, so ``git log --notes=reprobot`` shows it.
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import re
 import shlex
@@ -21,6 +23,7 @@ from pathlib import Path
 from bot.errors import BotError
 
 NOTES_REF = "reprobot"
+PR_NUMBERS = "reprobot-prs.json"  # in the bare repository: submission branch -> its PR number
 SUBMIT_RE = re.compile(r"^refs/heads/submit/(?P<paper>[A-Za-z0-9][A-Za-z0-9._-]{0,127})/(?P<name>.+)$")
 ZERO_SHA = "0" * 40
 
@@ -143,6 +146,25 @@ class LocalForge:
         )
         hook.chmod(0o755)
         return hook
+
+    def pr_number(self, branch: str) -> int:
+        """The submission branch's PR number: 1, 2, 3, ... in the order branches were first pushed
+        (kept in the repository, so every push of a branch, and its comments, share it)."""
+        path = self.path / PR_NUMBERS
+        with open(self.path / f".{PR_NUMBERS}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                numbers = json.loads(path.read_text(encoding="utf-8"))
+            except (FileNotFoundError, ValueError):
+                numbers = {}
+            if not isinstance(numbers, dict):
+                numbers = {}
+            if branch not in numbers:
+                numbers[branch] = max((int(n) for n in numbers.values()), default=0) + 1
+                tmp = path.with_name(f".{PR_NUMBERS}.tmp")
+                tmp.write_text(json.dumps(numbers, indent=1, sort_keys=True), encoding="utf-8")
+                tmp.replace(path)
+            return int(numbers[branch])
 
     def add_note(self, sha: str, text: str) -> None:
         """Attach (or replace) the reprobot note on a commit."""

@@ -70,6 +70,9 @@ class CheckRunOutput:
     summary: str
     text: str | None = None
     annotations: tuple[Annotation, ...] = ()
+    # the same in plain text (score, categories, link) for a seam that shows no Markdown: the local
+    # forge writes it as the commit's git note; it is never sent to GitHub
+    digest: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """GitHub's ``output`` object, every field within GitHub's limits (annotations apart)."""

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-COMMANDS = ("regrade", "rerun", "status", "code-dev", "help")  # advertised (help text, the PR comment)
-OVERRIDE = "override"  # parsed, its argument carried to the command job; advertised once it is handled
-WORDS = (*COMMANDS, OVERRIDE)
+OVERRIDE = "override"  # its argument text is carried to the command job (bot/jobs/override_job.py)
+COMMANDS = ("regrade", "rerun", "status", "code-dev", OVERRIDE, "help")  # advertised (help, the comment)
+WORDS = COMMANDS
 WRITE_PERMISSIONS = frozenset({"admin", "maintain", "write"})
 COMMAND = "/reprobot"
 MAX_SCAN_CHARS = 65_536  # GitHub's limit for a comment body; anything past it is never read
@@ -33,7 +33,7 @@ FENCES = ("```", "~~~")
 COMMENT_OPEN, COMMENT_CLOSE = "<!--", "-->"
 RAW_BLOCKS = ("pre", "script", "style", "textarea")  # HTML blocks whose text is never Markdown
 
-HELP_TEXT = """**reprobot commands** (for users with write access to this repository):
+HELP_TEXT = r"""**reprobot commands** (for users with write access to this repository):
 
 | command | what it does |
 | --- | --- |
@@ -41,6 +41,7 @@ HELP_TEXT = """**reprobot commands** (for users with write access to this reposi
 | `/reprobot rerun` | reproduce and judge again |
 | `/reprobot status` | show the state of this pull request's grading jobs |
 | `/reprobot code-dev` | grade the Code-Dev variant (Code Development leaves only) |
+| `/reprobot override LEAF pass\|fail REASON` | your verdict on one leaf, the judge's kept beside it |
 | `/reprobot help` | this list |
 """
 

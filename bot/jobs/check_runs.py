@@ -1,5 +1,10 @@
 """The job's check run: created once (found again by ``external_id`` after a crash), moved through
-its stages, completed with a conclusion, or closed when the job was cancelled."""
+its stages, completed with a conclusion, or closed when the job was cancelled.
+
+The conclusion says whether the submission was graded, not whether it scored well: ``success`` when
+graded (the score is the result, in the title), ``neutral`` when it could not be graded for
+infrastructure reasons, ``failure`` only below an organizer's ``bot.pass_threshold`` or when the
+blacklist policy ``fail`` blocked or zeroed the submission (and for a rejected submission)."""
 
 from __future__ import annotations
 
@@ -77,13 +82,23 @@ def close_if_cancelled(ctx: JobContext, job: Job) -> None:
     ctx.states.check_closed(job)
 
 
+def graded_conclusion(score: float, threshold: float | None, result_dir: Path) -> str:
+    """A graded submission's conclusion (see the module's text)."""
+    blacklist = ResultFolder(result_dir).read_blacklist()
+    if blacklist is not None and (blacklist.blocked or blacklist.score_zero):
+        return "failure"
+    return "failure" if threshold is not None and score < threshold - 1e-9 else "success"
+
+
 def conclusion_and_output(ctx: JobContext, job: Job, report_url: str | None) -> tuple[str, CheckRunOutput]:
     outcome = job.outcome or JobOutcome("infra_error", "no outcome recorded")
     if outcome.graded and job.result_dir:
         score = outcome.score or 0.0
-        conclusion = "success" if score >= ctx.settings.bot.pass_threshold else "failure"
+        conclusion = graded_conclusion(score, ctx.settings.bot.pass_threshold, Path(job.result_dir))
         rendered = render_check_output(Path(job.result_dir), report_url=report_url)
-        output = CheckRunOutput(rendered.title, rendered.summary, rendered.text or None)
+        output = CheckRunOutput(
+            rendered.title, rendered.summary, rendered.text or None, digest=rendered.digest
+        )
     elif outcome.status == "rejected":
         conclusion = "failure"
         output = CheckRunOutput(f"Not graded: {outcome.message}", outcome.message)
@@ -105,14 +120,16 @@ def conclusion_and_output(ctx: JobContext, job: Job, report_url: str | None) -> 
     return conclusion, output
 
 
-def complete_check(ctx: JobContext, job: Job, report_url: str | None) -> None:
+def complete_check(ctx: JobContext, job: Job, report_url: str | None, *, annotate: bool = True) -> None:
+    """Complete the job's check run. ``annotate=False`` when it is completed again (an override
+    rescored it): GitHub appends the annotations of every update, and they were sent the first time."""
     assert job.check_run_id is not None
     conclusion, output = conclusion_and_output(ctx, job, report_url)
-    annotations = blacklist_annotations(Path(job.result_dir)) if job.result_dir else ()
-    if job.result_dir and job.outcome is not None and job.outcome.graded:
+    annotations = blacklist_annotations(Path(job.result_dir)) if job.result_dir and annotate else ()
+    if annotate and job.result_dir and job.outcome is not None and job.outcome.graded:
         annotations += annotations_for(Path(job.result_dir))  # the evidence each verdict cites
     if annotations:
-        output = CheckRunOutput(output.title, output.summary, output.text, annotations)
+        output = CheckRunOutput(output.title, output.summary, output.text, annotations, output.digest)
     ctx.gh.update_check_run(
         job.repo,
         job.check_run_id,

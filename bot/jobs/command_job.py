@@ -2,7 +2,8 @@
 
 The syntax (which words are commands, the help text) lives in ``bot.intake.commands``; this module
 checks the commenter's permission, replies once (found again by a marker after a crash) and queues
-the grading the command asks for.
+the grading the command asks for, or settles an override (``override LEAF pass|fail REASON``, with
+the command's argument text: ``bot.jobs.override_job``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from bot.github.api import GitHubAPI, create_once
 from bot.intake.commands import HELP_TEXT, WRITE_PERMISSIONS
 from bot.intake.routing import grade_actions_for_pr
+from bot.jobs.override_job import override_command
 from bot.jobs.queue import JobQueue
 from bot.jobs.records import Job
 from bot.settings import Settings
@@ -43,8 +45,11 @@ def status_text(queue: JobQueue, job: Job) -> str:
     return "**reprobot status**\n\n" + "\n".join(lines)
 
 
-def run_command(job: Job, gh: GitHubAPI, queue: JobQueue, settings: Settings, registry: PaperRegistry) -> str:
-    """Carry out a command job; returns a one-line note for the job record."""
+def run_command(
+    job: Job, gh: GitHubAPI, queue: JobQueue, settings: Settings, registry: PaperRegistry, argument: str = ""
+) -> str:
+    """Carry out a command job; returns a one-line note for the job record. ``argument``: the text
+    after the command word (``override`` reads its leaf, verdict and reason from it)."""
     command, user, comment_id = job.info.command or "help", job.info.user or "", job.info.comment_id
     if comment_id is None:
         return "ignored: command job without a comment"
@@ -64,9 +69,8 @@ def run_command(job: Job, gh: GitHubAPI, queue: JobQueue, settings: Settings, re
     if command == "status":
         reply_once(gh, job, status_text(queue, job))
         return "status sent"
-    if command == "override":  # its handler (parse_override(job.info.argument)) is the report's
-        reply_once(gh, job, "`/reprobot override` is not available on this deployment yet.\n\n" + HELP_TEXT)
-        return "override: help sent"
+    if command == "override":
+        return override_command(job, gh, queue, settings, argument, lambda text: reply_once(gh, job, text))
     pr = gh.get_pull(job.repo, job.pr)
     head_sha = str(pr["head"]["sha"])
     if command in ("regrade", "rerun"):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,10 +41,23 @@ from judge.papers import PaperMissing
 _PR_URL = re.compile(r"^(https?://[^/\s]+)/[^/\s]+/[^/\s]+/pull/\d+$")
 
 
+def run_folder(settings: Settings, repo: str, pr: int, job_id: int, generation: int) -> Path:
+    """Where a grade job's generation writes its result folder."""
+    return results_dir(settings) / repo.replace("/", "__") / f"pr{pr}" / f"job{job_id}-g{generation}"
+
+
 def result_folder(settings: Settings, job: Job) -> Path:
-    return (
-        results_dir(settings) / job.repo.replace("/", "__") / f"pr{job.pr}" / f"job{job.id}-g{job.generation}"
-    )
+    return run_folder(settings, job.repo, job.pr, job.id, job.generation)
+
+
+def history_url_of(settings: Settings, job: Job) -> Callable[[int, int], str | None]:
+    """The report URL of an earlier run of ``job``'s PR (job id, generation), when it has one."""
+
+    def url(job_id: int, generation: int) -> str | None:
+        folder = run_folder(settings, job.repo, job.pr, job_id, generation)
+        return folder_url(settings, folder) if ResultFolder(folder).grade.is_file() else None  # was graded
+
+    return url
 
 
 def check_run_url(job: Job) -> str | None:
@@ -141,7 +155,7 @@ class GradeJob:
             job = ctx.states.check_completed(job)
             ctx.step("check_completed", job)
         if not job.comment_done:
-            post_comment(ctx, job, url)
+            post_comment(ctx, job, url, history_url_of(self.settings, job))
             job = ctx.states.comment_posted(job)
             ctx.step("comment_posted", job)
         if outcome.graded:

@@ -319,6 +319,11 @@ class JobStates:
             _set(db, job.id, self.store.clock(), quota=QUOTA_HELD, quota_key=key, quota_day=day)
             return None
 
+    def overridden(self, job: Job, outcome: JobOutcome) -> Job:
+        """An organizer overrode a leaf of this graded job: its outcome carries the rescored grade
+        (the state stays; its check run and comment are posted again)."""
+        return self._to(job, outcome=outcome, message=outcome.message[:500])
+
     def notice_posted(self, job: Job) -> Job:
         return self._to(job, state=POSTED, check_completed=1)
 

@@ -68,7 +68,8 @@ def write_local_board(settings: Settings) -> None:
     root.mkdir(parents=True, exist_ok=True)
     with open(root / LOCK_NAME, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        html = render_html(current_leaderboard(settings), title=TITLE)
+        # served at /leaderboard: each report is at results/<folder>/report.html from there
+        html = render_html(current_leaderboard(settings), title=TITLE, results_base="results/")
         fd, tmp = tempfile.mkstemp(prefix=f".{LEADERBOARD_HTML}.", dir=root)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(html)

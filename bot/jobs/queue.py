@@ -249,10 +249,13 @@ class JobQueue:
             )
 
     def add_history(self, job: Job, score: float, coverage: float, finished_at: str) -> None:
+        """Record a finished grade of the PR; recorded again (an override rescored it), its score and
+        coverage change and its time stays."""
         with self._tx() as db:
             db.execute(
-                "INSERT OR IGNORE INTO history (job_id, generation, repo, pr, head_sha, mode, score,"
-                " coverage, finished_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO history (job_id, generation, repo, pr, head_sha, mode, score,"
+                " coverage, finished_at) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (job_id, generation)"
+                " DO UPDATE SET score = excluded.score, coverage = excluded.coverage",
                 (
                     job.id,
                     job.generation,

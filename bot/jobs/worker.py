@@ -210,7 +210,9 @@ class Worker:
 
     def _command_job(self, job: Job) -> None:
         ctx = self.context(job)
-        note = run_command(job, ctx.gh, self.queue, self.settings, self.registry)
+        note = run_command(
+            job, ctx.gh, self.queue, self.settings, self.registry, argument=job.info.argument or ""
+        )
         self.states.command_done(job, note)
         reached("posted", job.id)
 

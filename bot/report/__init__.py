@@ -3,7 +3,10 @@ HTML report. This is the API the bot calls; the templates live in ``templates/``
 
 Modules: ``model`` (a result folder loaded once into a frozen ReportContext), ``escaping`` (untrusted text
 into Markdown/HTML), ``tree`` (levels of detail of the score tree), ``markdown`` (comment and check
-run), ``html`` (the self-contained report), ``leaderboard`` (all graded result folders).
+run), ``plain`` (the headline and the forge note's digest), ``html`` (the self-contained report, with
+``outputs``: the run's figures and tables, and ``history``: earlier runs), ``overrides`` (an
+organizer's verdict on a leaf, rescored), ``leaderboard`` (all graded result folders), ``dashboard``
+(``reprobot serve``'s ``/`` and ``/results/``), ``scripts`` (the pages' own scripts and their hashes).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from bot.report.history import HistoryEntry
 from bot.report.html import render_html_report, write_html_report_ctx
 from bot.report.markdown import (
     CHECK_TEXT_LIMIT,
@@ -18,7 +22,6 @@ from bot.report.markdown import (
     COMMENT_LIMIT,
     COMMENT_MARKER,
     CheckOutput,
-    HistoryEntry,
     render_check_output_ctx,
     render_pr_comment_ctx,
 )
@@ -57,6 +60,7 @@ def render_check_output(result_dir: Path, *, report_url: str | None = None) -> C
     return render_check_output_ctx(load_context(Path(result_dir)), report_url=report_url)
 
 
-def write_html_report(result_dir: Path, *, out: Path | None = None) -> Path:
-    """Write the self-contained HTML report (default RESULT_DIR/report.html) and return its path."""
-    return write_html_report_ctx(load_context(Path(result_dir)), out=out)
+def write_html_report(result_dir: Path, *, out: Path | None = None, results_root: Path | None = None) -> Path:
+    """Write the self-contained HTML report (default RESULT_DIR/report.html) and return its path.
+    ``results_root``: where the previous run of the same submitter and paper is looked for."""
+    return write_html_report_ctx(load_context(Path(result_dir)), out=out, results_root=results_root)

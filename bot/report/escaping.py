@@ -8,7 +8,8 @@ What the escapes guarantee, for any input string:
 - no HTML tag survives (``<``, ``>``, ``&`` become entities), so nothing can close a ``<details>``
   or open a ``<script>``/``<img>``;
 - no Markdown construct survives (links, images, emphasis, code spans, headings, lists, tables,
-  math): their punctuation is backslash-escaped;
+  math): their punctuation is backslash-escaped (``-`` and ``+`` only where they could open a list,
+  at the start: ``good-example`` and ``14:26:26+00:00`` stay as they are);
 - no mention, issue reference or autolink is formed: a zero-width space follows ``@``, ``#``
   before a digit, and the scheme of ``http(s)://``/``www.``;
 - the text stays on one line (newlines become ``<br>``), so it can sit in a table cell or a
@@ -30,8 +31,9 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\
 _NEWLINES = re.compile(r"\r\n|\r|\n|\u2028|\u2029|\x85")
 # Markdown-significant ASCII punctuation is backslash-escaped; '<', '>', '&' become entities.
 _MD_TABLE = str.maketrans(
-    {**{c: "\\" + c for c in "\\`*_{}[]()#+-!|~$^"}, "&": "&amp;", "<": "&lt;", ">": "&gt;"}
+    {**{c: "\\" + c for c in "\\`*_{}[]()#!|~$^"}, "&": "&amp;", "<": "&lt;", ">": "&gt;"}
 )
+_LIST_MARKER = re.compile(r"^([-+])")
 _MENTION = re.compile(r"@(?=[\w-])")
 _ISSUE_REF = re.compile(r"(?<![\w&])#(?=\d)")
 _GH_REF = re.compile(r"\b(GH)-(?=\d)", re.IGNORECASE)
@@ -73,7 +75,7 @@ def md_inline(text: object, limit: int | None = None) -> Markup:
 @lru_cache(maxsize=65_536)
 def _md_inline(text: str, limit: int | None) -> str:
     s = _neutralise(clip(text, limit)).translate(_MD_TABLE)
-    lines = [_ORDERED.sub(r"\1\\\2", line.strip()) for line in s.split("\n")]
+    lines = [_LIST_MARKER.sub(r"\\\1", _ORDERED.sub(r"\1\\\2", line.strip())) for line in s.split("\n")]
     return "<br>".join(lines)
 
 

@@ -7,7 +7,14 @@ its own, marked in every format): per paper, each submitter's mean score over th
 standard error (a result over several runs is reported as a mean), beside their best and latest
 run; overall, each submitter's mean over every paper of the track (a paper not attempted counts 0,
 as in PaperBench's average replication score). Dummy-judge results are left out unless asked for; human
-baselines are marked (``human_baseline`` in submission.json, or a configured user list).
+baselines are marked (``human_baseline`` in submission.json, or a configured user list); a grade an
+organizer overrode (``overrides.json``) is marked "overridden" in every format.
+
+Every best and latest score links its report: the report's own address when it has an http(s) one
+(``submission.json``), else the folder's ``report.html`` relative to where the page is read
+(``results_base``: the results folder as seen from the page), else a ``file:`` address. In HTML the
+columns sort (a script of reprobot's own, allowed by its hash) and a paper filter shows one paper's
+board; without JavaScript the page lists every board with a link to each paper.
 """
 
 from __future__ import annotations
@@ -16,13 +23,16 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from urllib.parse import quote
 
 from markupsafe import Markup
 
-from bot.report.escaping import md_inline
+from bot.report.formatting import pct
+from bot.report.links import safe_url
+from bot.report.scripts import page_csp, script_markup
 from bot.report.templating import html_env, markdown_env
-from bot.results import ResultFolder
+from bot.results import REPORT_HTML, ResultFolder
 from judge.summary import DUMMY_CAVEAT, NO_PAPER_CAVEAT
 
 MODES = ("full", "code-dev")
@@ -84,6 +94,8 @@ class Entry:
     folder: str
     protocol: str = DEFAULT_PROTOCOL
     report_url: str | None = None
+    overridden: int = 0  # leaves an organizer overrode in this grade
+    has_report: bool = False  # report.html sits in the folder
 
     @property
     def track(self) -> Track:
@@ -103,6 +115,11 @@ class Standing:
     runs: int
     mean: float = 0.0
     se: float | None = None  # standard error of the mean (None for a single run)
+    overridden_runs: int = 0  # runs with an organizer's override
+
+    @property
+    def overridden(self) -> bool:
+        return self.overridden_runs > 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +163,7 @@ def scan(
     for result in ResultFolder.judged_under(results_dir):
         folder = result.path
         rel = str(folder.relative_to(results_dir)) if folder != Path(results_dir) else "."
-        summary, sub = result.read_summary(), result.read_submission()
+        summary, sub, overrides = result.read_summary(), result.read_submission(), result.read_overrides()
         if summary is None:
             skipped.append(f"{rel}: unreadable {result.judge_summary.name} (or no score)")
             continue
@@ -176,6 +193,8 @@ def scan(
                 folder=rel,
                 protocol=summary.protocol[:40],
                 report_url=sub.report_url,
+                overridden=len(overrides.leaves) if overrides else 0,
+                has_report=result.report_html.is_file(),
             )
         )
     return entries, skipped
@@ -195,7 +214,9 @@ def _standing(submitter: str, runs: list[Entry]) -> Standing:
     best = max(runs, key=lambda e: (e.score, e.graded_at))
     latest = max(runs, key=lambda e: (e.graded_at, e.folder))
     mean, se = mean_se([r.score for r in runs])
-    return Standing(submitter, any(r.human_baseline for r in runs), best, latest, len(runs), mean, se)
+    overridden = sum(1 for r in runs if r.overridden)
+    human = any(r.human_baseline for r in runs)
+    return Standing(submitter, human, best, latest, len(runs), mean, se, overridden)
 
 
 def build(entries: list[Entry], skipped: Iterable[str] = ()) -> Leaderboard:
@@ -242,19 +263,31 @@ def build_leaderboard(
 
 
 def _link(entry: Entry) -> Markup:
-    """A Markdown link to the PR, only for plain https URLs."""
-    label = f"#\u200b{entry.pr_number}" if entry.pr_number is not None else "PR"
+    """A Markdown link to the PR, only for plain https URLs ("PR 3": no issue reference is formed)."""
+    label = f"PR {entry.pr_number}" if entry.pr_number is not None else "PR"
     url = entry.url or ""
     if url.startswith("https://") and not any(c in url for c in " \t\n<>()[]\"'`\\"):
         return Markup(f"[{label}]({url})")
-    return md_inline(label)
+    return Markup(label)
+
+
+def report_href(entry: Entry, results_base: str | None = None) -> str | None:
+    """Where a reader of the page finds the entry's report (see the module's text), or None."""
+    url = safe_url(entry.report_url)
+    if url:
+        return url
+    if results_base is not None and entry.has_report:
+        parts = (*PurePosixPath(entry.folder).parts, REPORT_HTML)
+        return results_base + "/".join(quote(p) for p in parts)
+    url = entry.report_url or ""
+    if url.startswith("file:///") and not any(c in url for c in " \t\n<>()[]\"'`\\"):
+        return url
+    return None
 
 
 def _report_link(entry: Entry) -> Markup:
-    url = entry.report_url or ""
-    if url.startswith("https://") and not any(c in url for c in " \t\n<>()[]\"'`\\"):
-        return Markup(f" · [report]({url})")
-    return Markup("")
+    url = report_href(entry)
+    return Markup(f" · [report]({url})") if url else Markup("")
 
 
 def mean_text(s: Standing | OverallRow) -> str:
@@ -270,5 +303,25 @@ def render_markdown(board: Leaderboard, *, title: str = "reprobot leaderboard") 
     )
 
 
-def render_html(board: Leaderboard, *, title: str = "reprobot leaderboard") -> str:
-    return html_env().get_template("leaderboard.html.j2").render(lb=board, title=title, mean_text=mean_text)
+def render_html(
+    board: Leaderboard, *, title: str = "reprobot leaderboard", results_base: str | None = None
+) -> str:
+    """The page; ``results_base``: the results folder as seen from it (e.g. ``"results/"`` for the
+    page ``reprobot serve`` shows at ``/leaderboard``; None when it is read elsewhere)."""
+
+    def href(entry: Entry) -> str | None:
+        return report_href(entry, results_base)
+
+    return (
+        html_env()
+        .get_template("leaderboard.html.j2")
+        .render(
+            lb=board,
+            title=title,
+            mean_text=mean_text,
+            href=href,
+            pct=pct,
+            csp=Markup(page_csp("leaderboard")),
+            script=script_markup("leaderboard"),
+        )
+    )

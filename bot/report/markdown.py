@@ -18,10 +18,13 @@ from bot.github.api import MAX_COMMENT
 from bot.intake.commands import COMMANDS
 from bot.report import formatting
 from bot.report.escaping import clip, md_code, md_inline
-from bot.report.formatting import DEFAULT_PASS_THRESHOLD, ICONS, band
+from bot.report.formatting import ICONS, VERDICT_ICONS, band
+from bot.report.history import HistoryEntry, comment_history
 from bot.report.leaf_evidence import NO_EVIDENCE, LeafEvidence
 from bot.report.links import report_links
 from bot.report.model import LeafInfo, ReportContext
+from bot.report.overrides import leaf_override, overrides_in
+from bot.report.plain import digest, headline_of
 from bot.report.templating import markdown_env
 from bot.report.tree import LEVELS, NodeStats, TreeStyle, node_stats, tree_rows
 from bot.results import BLACKLIST, JUDGE_SUMMARY, REPORT_HTML, RUN_METADATA, SUBMISSION_RECORD
@@ -37,20 +40,11 @@ TOP_VIOLATIONS = 10
 
 
 @dataclass(frozen=True, slots=True)
-class HistoryEntry:
-    """An earlier grade of the same PR (the caller passes them oldest first, without this one)."""
-
-    head_sha: str
-    score: float
-    coverage: float
-    finished_at: str
-
-
-@dataclass(frozen=True, slots=True)
 class CheckOutput:
     title: str  # <= 255 chars
     summary: str  # <= 65,535 chars
     text: str  # <= 65,535 chars
+    digest: str = ""  # the same in plain text (score, categories, link), for the local forge's git note
 
 
 _MISSING_WHAT = {
@@ -61,15 +55,23 @@ _MISSING_WHAT = {
 }
 
 
-def icon(stats: NodeStats, node: GradedNode | None = None, threshold: float | None = None) -> str:
-    """A leaf's verdict; an internal node's score band, as the check and the HTML badges show it."""
+def icon(stats: NodeStats, node: GradedNode | None = None) -> str:
+    """A leaf's verdict (PaperBench's 0/1); an internal node's band (none, partial, full), as the
+    HTML badges show them."""
     if node is not None and not node.is_leaf:
-        return ICONS[band(node.score, DEFAULT_PASS_THRESHOLD if threshold is None else threshold)]
-    if stats.verdict == "pass":
-        return "✅"
-    if stats.verdict == "invalid":
-        return "⚠️"
-    return "❌"
+        return ICONS[band(node.score)]
+    return VERDICT_ICONS[stats.verdict]
+
+
+def override_md(node: GradedNode) -> Markup:
+    """A leaf's override, after its verdict: who settled it and what the judge had said."""
+    found = leaf_override(node)
+    if found is None:
+        return Markup("")
+    return Markup(
+        f" ✋ <i>overridden by {md_inline(found.by, 60)} (the judge said {found.judge_verdict}): "
+        f"{md_inline(found.reason, 200)}</i>"
+    )
 
 
 def evidence_md(ev: LeafEvidence, style: TreeStyle) -> Markup:
@@ -101,22 +103,6 @@ def _failing_row(leaf: LeafInfo) -> dict[str, Any]:
         "category": leaf.node.task_category or "",
         "explanation": md_inline(leaf.node.explanation or "(no explanation)", 240),
     }
-
-
-def _history(ctx: ReportContext, history: Sequence[HistoryEntry] | None) -> dict[str, str] | None:
-    if not history:
-        return None
-    prev = history[-1]
-    delta = ctx.summary.score - prev.score
-    arrow = "▲" if delta > 0.0005 else ("▼" if delta < -0.0005 else "■")
-    trail = [
-        f"{formatting.pct(h.score)} at {md_code(formatting.short_sha(h.head_sha))}" for h in history[-4:]
-    ]
-    now_sha = ctx.submission.head_sha if ctx.submission else None
-    trail.append(
-        f"**{formatting.pct(ctx.summary.score)}** now" + (f" at {md_code(now_sha[:7])}" if now_sha else "")
-    )
-    return {"delta": f"{arrow} {formatting.pts(delta)}", "trail": " → ".join(trail)}
 
 
 def _run_facts(ctx: ReportContext) -> dict[str, Any] | None:
@@ -172,10 +158,26 @@ def build_view(
     token_text = (
         ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in tokens.items() if v) if tokens else "n/a"
     )
+    overridden = [
+        {
+            "id": md_code(leaf.id, 100),
+            "verdict": o.verdict,
+            "judge": o.judge_verdict,
+            "by": md_inline(o.by, 60),
+            "at": md_inline(formatting.when(o.at)),
+            "reason": md_inline(o.reason, 300),
+        }
+        for leaf, o in overrides_in(ctx.root)
+    ]
     view: dict[str, Any] = {
         "score": s.score,
         "coverage": s.coverage,
-        "icon": "✅" if s.score >= 0.999 and s.coverage >= 0.999 else ("⚠️" if s.coverage < 0.999 else "📊"),
+        "icon": "⚠️" if s.coverage < 0.999 else "📊",
+        # the score first, as the check's title; only the paper's id is untrusted text here
+        "heading": Markup(
+            headline_of(ctx, with_caveats=False, paper=str(md_code(ctx.paper_id or ctx.root.id, 100)))
+        ),
+        "overridden": overridden,
         "paper_code": md_code(ctx.paper_id or ctx.root.id, 100),
         "mode_label": "Code-Dev" if ctx.mode == "code-dev" else "full rubric",
         "mode_text": (
@@ -203,7 +205,7 @@ def build_view(
         "missing": [{"file": f, "what": _MISSING_WHAT.get(f, "")} for f in ctx.missing],
         "problems": list(ctx.problems),
         "submission_line": Markup(" · ".join(sub_parts)) if sub_parts else None,
-        "history": _history(ctx, history),
+        "history": comment_history(s.score, sub.head_sha if sub else None, history),
         "categories": [
             {
                 "category": c.category,
@@ -266,15 +268,14 @@ def render_tree(ctx: ReportContext, style: TreeStyle, stats: dict[int, NodeStats
     template = markdown_env().get_template("tree.md.j2")
     rows = tree_rows(ctx, style, stats)
     index = ctx.evidence_index()
-    threshold = ctx.submission.pass_threshold if ctx.submission else None
-
-    def node_icon(st: NodeStats, node: GradedNode | None = None) -> str:
-        return icon(st, node, threshold)
 
     def evidence(node: GradedNode) -> Markup:
         return evidence_md(index.get(id(node), NO_EVIDENCE), style)
 
-    return template.render(rows=rows, style=style, icon=node_icon, evidence=evidence).strip() + "\n"
+    return (
+        template.render(rows=rows, style=style, icon=icon, evidence=evidence, override=override_md).strip()
+        + "\n"
+    )
 
 
 def _cut(text: str, budget: int, pointer: str) -> str:
@@ -338,15 +339,9 @@ def render_pr_comment_ctx(
 
 
 def check_title(ctx: ReportContext) -> str:
-    s = ctx.summary
-    title = f"Score {formatting.pct(s.score)} · coverage {formatting.pct(s.coverage)} · " + (
-        "Code-Dev" if ctx.mode == "code-dev" else "full rubric"
-    )
-    if ctx.judge and ctx.judge.caveats:
-        title = "CAVEAT: " + "; ".join(ctx.judge.caveats) + " · " + title
-    if ctx.run is not None and ctx.run.status == "infra_error":
-        title += " · infrastructure error"
-    return clip(title.replace("\n", " "), CHECK_TITLE_LIMIT)
+    """The score first ("42.0% · 151/361 leaves · tiny-moons"), what qualifies it after: GitHub's
+    check list cuts long titles, and the score must survive the cut."""
+    return clip(headline_of(ctx).replace("\n", " "), CHECK_TITLE_LIMIT)
 
 
 def render_check_output_ctx(
@@ -361,5 +356,8 @@ def render_check_output_ctx(
     if note:
         text = f"<sub>{note}</sub>\n\n{text}"
     return CheckOutput(
-        title=check_title(ctx), summary=summary, text=text[:limit] if len(text) > limit else text
+        title=check_title(ctx),
+        summary=summary,
+        text=text[:limit] if len(text) > limit else text,
+        digest=digest(ctx, report_url=report_url),
     )

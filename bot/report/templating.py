@@ -52,6 +52,7 @@ def _common(env: Environment) -> Environment:
         usd=formatting.usd,
         weight=formatting.weight,
         sha=formatting.short_sha,
+        when=formatting.when,
         json_script=_json_script,
     )
     return env

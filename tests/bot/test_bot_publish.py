@@ -119,4 +119,5 @@ def test_full_report_link_always_there_with_public_url(make_settings: Any, githu
     [run] = github.check_runs.values()
     assert run["details_url"] == url
     sub = json.loads((Path(job.result_dir or "") / "submission.json").read_text())
-    assert sub["check_run_url"].endswith(f"/runs/{job.check_run_id}") and sub["pass_threshold"] == 0.5
+    assert sub["check_run_url"].endswith(f"/runs/{job.check_run_id}")
+    assert sub["pass_threshold"] is None  # issue 22: no failure line unless an organizer sets one

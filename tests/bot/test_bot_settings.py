@@ -29,7 +29,8 @@ def _load(tmp_path: Path, data: object) -> object:
 
 def test_defaults() -> None:
     s = load_settings(None, {})
-    assert s.bot.branch_pattern == "paper/<paper-id>" and s.bot.pass_threshold == 0.5
+    assert s.bot.branch_pattern == "paper/<paper-id>"
+    assert s.bot.pass_threshold is None  # issue 22: no failure line unless an organizer sets one
     assert s.dispatch.mode == "local" and s.bot.draft_prs == "skip" and s.bot.label_gate is None
     assert queue_path(s) == s.data_dir / "queue.sqlite3" and results_dir(s) == s.data_dir / "results"
 

@@ -24,7 +24,7 @@ def test_init_writes_every_default_and_check_accepts_it(tmp_path: Path) -> None:
     text = path.read_text()
     for section in ("runner:", "bot:", "judge:", "leaderboard:", "quotas:", "dispatch:", "github:", "forge:"):
         assert f"\n{section}" in text
-    assert "pass_threshold: 0.5" in text and "graded_runs_per_paper_per_day: null" in text
+    assert "pass_threshold: null" in text and "graded_runs_per_paper_per_day: null" in text
     assert "# first retry delay; doubles each attempt" in text  # the code's own comment travels along
     loaded = load_settings(path, environ={})
     defaults = Settings()

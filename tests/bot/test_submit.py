@@ -1,6 +1,6 @@
 """``reprobot submit DIR --paper ID`` submits the way an agent's harness needs: on the local forge it
 pushes DIR as ``submit/<paper>/<name>`` (the hook queues it), grades it with ``--work`` and prints the
-score as the last line; the forge keeps the whole summary as a git note and publishes the
+score as the last line; the forge keeps a readable plain-text note (score, categories) and publishes the
 leaderboard (mean ± SE over the submitter's three runs, CSV and JSON) on a branch. On GitHub it
 pushes a new branch and opens the pull request against ``paper/<id>`` through the REST API (the
 stand-in), and reads the grade back from the check run. A folder without reproduce.sh is refused."""
@@ -8,6 +8,7 @@ stand-in), and reads the grade back from the check run. A folder without reprodu
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,11 @@ def test_forge_submit_work_prints_the_score_and_publishes(tmp_path: Path, monkey
     branch = "submit/tiny-moons/agent-7"
     log = _git("--git-dir", str(forge), "log", "--notes=reprobot", "--format=%H%n%N", branch)
     assert _git("--git-dir", str(forge), "rev-list", "--count", branch).strip() == "4"
-    assert "#### Judge" in log and "#### Blacklist" in log  # the whole summary, not its first lines
+    # Issue 22: the note is plain text (score first, then each category), not the whole comment:
+    # no Markdown headings, escapes or zero-width spaces.
+    assert re.search(r"reprobot: \d+\.\d% · \d+/\d+ leaves · tiny-moons", log), log
+    assert "Code Development" in log and "passed" in log
+    assert "####" not in log and "\\" not in log and "\u200b" not in log and "|" not in log
     board = json.loads(_git("--git-dir", str(forge), "show", "leaderboard:board/leaderboard.json"))
     [row] = board["papers"]
     assert row["submitter"] == "agent-7" and row["runs"] == 3 and row["se"] is not None
@@ -111,12 +116,15 @@ def test_github_submit_pushes_and_opens_the_pull_request(
     assert check_run_result(gh, "org/bench", sha, "reprobot") is None  # not graded yet
     github.check_runs[1] = {
         "id": 1, "name": "reprobot", "head_sha": sha, "status": "completed", "conclusion": "success",
-        "external_id": "x", "details_url": None, "output": {"title": "Score 45.0% · coverage 100.0% · full"},
+        "external_id": "x", "details_url": None, "output": {"title": "45.0% · 13/29 leaves · tiny-moons"},
         "annotations": [], "url": "u", "repo": "org/bench", "history": [], "started_at": None,
         "completed_at": None,
     }  # fmt: skip
     result = check_run_result(gh, "org/bench", sha, "reprobot")
     assert result is not None and result.state == "graded" and result.score == 0.45
+    github.check_runs[1]["output"] = {"title": "Score 45.0% · coverage 100.0% · full"}  # an older bot's title
+    result = check_run_result(gh, "org/bench", sha, "reprobot")
+    assert result is not None and result.score == 0.45
 
 
 def test_forge_submit_wait_without_a_worker_times_out_clearly(tmp_path: Path, monkeypatch: Any) -> None:

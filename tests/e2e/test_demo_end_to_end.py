@@ -41,7 +41,7 @@ def test_demo_grades_good_above_weak(tmp_path: Path) -> None:
             ["git", "--git-dir", str(forge), "log", "-1", "--notes=reprobot", branch],
             capture_output=True, text=True, check=True,
         ).stdout  # fmt: skip
-        match = re.search(r"Score (\d+(?:\.\d+)?)%", log)
+        match = re.search(r"reprobot: (\d+(?:\.\d+)?)% · \d+/29 leaves · tiny-moons", log)  # score first
         assert match, log
         assert "CAVEAT: dummy judge" in log  # no key here: the output must say so
         scores[kind] = float(match.group(1))

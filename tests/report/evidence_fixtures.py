@@ -14,6 +14,8 @@ from typing import Any
 
 from report_fixtures import JUDGE_SUMMARY, METADATA, REPO_ROOT
 
+from judge.graded import load_graded, summarize
+
 RUBRIC = REPO_ROOT / "rubrics" / "tiny-moons" / "rubric.json"
 SUBMISSIONS = REPO_ROOT / "examples" / "submissions"
 LOG = "epoch 1 loss 0.6931\nepoch 200 loss 0.2104\nlogreg test accuracy 0.86\nmlp test accuracy 0.97\n"
@@ -70,7 +72,14 @@ def worked_example_result(folder: Path, kind: str, *, submitter: str | None = No
     shutil.copytree(sub, folder / "submission", dirs_exist_ok=True)
     (folder / "reproduce.log").write_text(LOG, encoding="utf-8")
     (folder / "submission" / "reproduce.log").write_text(LOG, encoding="utf-8")
-    summary = {**JUDGE_SUMMARY, "paper_id": "tiny-moons", "protocol": "paperbench", "cost_usd": 0.42}
+    figures = summarize(load_graded(folder / "grade.json")).to_dict()  # the summary agrees with the tree
+    summary = {
+        **JUDGE_SUMMARY,
+        **figures,
+        "paper_id": "tiny-moons",
+        "protocol": "paperbench",
+        "cost_usd": 0.42,
+    }
     (folder / "judge_summary.json").write_text(json.dumps(summary), encoding="utf-8")
     attempts = [
         {"number": n, "variation": v, "exit_code": c, "timed_out": False, "oom_killed": False,
@@ -95,4 +104,28 @@ def worked_example_result(folder: Path, kind: str, *, submitter: str | None = No
         **extra,
     }
     (folder / "submission.json").write_text(json.dumps(record), encoding="utf-8")
+    return folder
+
+
+def with_run_outputs(folder: Path) -> Path:
+    """Run the submission's ``train.py`` for real (pure Python, about a second) inside the result
+    folder's ``submission/``, as reproduce.sh would, and record what it wrote in ``metadata.json``
+    (``files_changed``), the way the runner does: the run's own figure and tables."""
+    import subprocess
+    import sys
+    import time
+
+    sub = folder / "submission"
+    before = {p.relative_to(sub).as_posix() for p in sub.rglob("*") if p.is_file()}
+    started = time.time()
+    subprocess.run([sys.executable, "train.py"], cwd=sub, check=True, capture_output=True, timeout=120)
+    after = {p.relative_to(sub).as_posix(): p.stat().st_size for p in sub.rglob("*") if p.is_file()}
+    changes = [
+        {"path": rel, "change": "created", "sha256_before": None, "sha256_after": None, "size": size}
+        for rel, size in sorted(after.items())
+        if rel not in before and "__pycache__" not in rel
+    ]
+    meta = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
+    meta.update(files_changed=changes, creation_time=started)
+    (folder / "metadata.json").write_text(json.dumps(meta), encoding="utf-8")
     return folder

@@ -90,7 +90,7 @@ def test_markdown_and_html_escape_submitters(tmp_path: Path) -> None:
     html = MarkdownIt("commonmark", {"html": True}).enable("table").render(md)
     assert "<img" not in html and not re.search(r"@[A-Za-z]", html)
     assert set(re.findall(r'<a href="([^"]*)"', html)) == {"https://github.invalid/o/r/pull/3"}
-    assert "👤" in md and "## Code\\-Dev · paperbench" in md and "## Full rubric · paperbench" in md
+    assert "👤" in md and "## Code-Dev · paperbench" in md and "## Full rubric · paperbench" in md
     page = render_html(lb)
     assert "<img" not in page and "&lt;img src=x&gt;" in page and "human baseline" in page
 
@@ -98,8 +98,14 @@ def test_markdown_and_html_escape_submitters(tmp_path: Path) -> None:
 def test_cli(tmp_path: Path) -> None:
     results = _results(tmp_path)
     runner = CliRunner()
+    # Issue 22: printed to the terminal it is plain text (no Markdown escapes), and its default view
+    # is what `reprobot init` writes (leaderboard.include_dummy: true): dummy rows ranked apart.
     r = runner.invoke(main, ["leaderboard", "--results", str(results)])
-    assert r.exit_code == 0 and "# reprobot leaderboard" in r.output
+    assert r.exit_code == 0 and "\nreprobot leaderboard\n" in r.output and "\\" not in r.output
+    assert "dave" in r.output and "[DUMMY]" in r.output
+    args = ["leaderboard", "--results", str(results), "--no-include-dummy", "--format", "md"]
+    r = runner.invoke(main, args)
+    assert r.exit_code == 0 and "# reprobot leaderboard" in r.output and "dave" not in r.output
     out = tmp_path / "lb.html"
     r = runner.invoke(
         main,
@@ -153,7 +159,9 @@ def test_protocols_never_mixed_and_marks_in_every_format(tmp_path: Path) -> None
     assert dave.startswith("full,paperbench,True,False,p1,1,dave")
     data = json.loads(to_json(lb))
     assert {(p["submitter"], p["dummy_judge"]) for p in data["papers"]} == {
-        ("alice", False), ("bob", False), ("dave", True)
+        ("alice", False),
+        ("bob", False),
+        ("dave", True),
     }
     runner = CliRunner()
     for fmt in ("csv", "json"):

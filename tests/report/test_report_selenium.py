@@ -1,9 +1,10 @@
 """The HTML report, served by ``reprobot serve``'s result routes over real HTTP, works for a reader in
 Debian's chromium driven by selenium (chromium-driver): clicking the verdict filter, typing a search,
 expanding a leaf shows its cited evidence (quotes not found are flagged), the links (PR, commit,
-check run, downloadable log) are there and the log downloads as text, badges follow the check's
-score bands, the page never scrolls sideways at 390 px, and without JavaScript the controls that
-need it are hidden. Screenshots at 1400 and 390 px are written to $REPROBOT_SCREENSHOTS (or tmp)."""
+check run, downloadable log) are there and the log downloads as text, badges show the score's band
+(none, partial, full: issue 22 parted them from the check's conclusion), the page never scrolls
+sideways at 390 px, and without JavaScript the controls that need it are hidden. Screenshots at
+1400 and 390 px are written to $REPROBOT_SCREENSHOTS (or tmp)."""
 
 from __future__ import annotations
 
@@ -141,19 +142,28 @@ def test_desktop_filter_search_expand_and_links(served: tuple[str, Path], tmp_pa
         driver.quit()
 
 
-def test_good_submission_badge_follows_the_check(served: tuple[str, Path], tmp_path: Path) -> None:
+def test_good_submission_badge_shows_its_band(served: tuple[str, Path], tmp_path: Path) -> None:
     base, root = served
     ctx = load_context(root / "org__bench" / "pr3" / "job1-g0")
-    assert ctx.summary.score >= 0.5  # the check says success
+    assert 0 < ctx.summary.score < 1  # some of the points: the partial band, amber
     driver = _driver(tmp_path / "profile", width=1400)
     try:
         driver.get(f"{base}/results/org__bench/pr3/job1-g0/report.html")
         badge = driver.find_element(By.ID, "score-badge")
-        assert badge.get_attribute("class").split() == ["badge", "pass"]
+        assert badge.get_attribute("class").split() == ["badge", "partial"]
         colour = badge.value_of_css_property("background-color")
-        assert colour in ("rgba(26, 127, 55, 1)", "rgb(26, 127, 55)")  # --pass
+        assert colour in ("rgba(154, 103, 0, 1)", "rgb(154, 103, 0)")  # --partial
         root_node = driver.find_element(By.CSS_SELECTOR, "#tree > details.node")
-        assert root_node.get_attribute("data-band") == "pass"
+        assert root_node.get_attribute("data-band") == "partial"
+        bands = {
+            d.get_attribute("data-band"): d.find_element(By.CSS_SELECTOR, "summary .badge")
+            for d in driver.find_elements(By.CSS_SELECTOR, "#tree details.node:not(.leaf)")
+        }
+        assert {"full", "partial"} <= set(bands)  # distinct colours for distinct bands
+        colours = {b: e.value_of_css_property("background-color") for b, e in bands.items()}
+        assert len(set(colours.values())) == len(colours)
+        leaf = driver.find_element(By.CSS_SELECTOR, "#tree details.leaf .badge")
+        assert leaf.get_attribute("textContent") in ("pass", "fail")  # a leaf is PaperBench's 0 or 1
     finally:
         driver.quit()
 
@@ -186,7 +196,8 @@ def test_without_javascript_controls_are_hidden(served: tuple[str, Path], tmp_pa
         assert not driver.find_element(By.ID, "expand-all").is_displayed()
         assert driver.find_element(By.ID, "noscript").is_displayed()
         section = driver.find_element(By.CSS_SELECTOR, "#tree > details.node > details.node")
-        section.find_element(By.TAG_NAME, "summary").click()  # <details> still opens without a script
+        if section.get_attribute("open") is None:  # sections that lost points open by default
+            section.find_element(By.TAG_NAME, "summary").click()  # <details> still opens without a script
         leaf = section.find_element(By.CSS_SELECTOR, "details.leaf")
         leaf.find_element(By.TAG_NAME, "summary").click()
         assert leaf.get_attribute("open") is not None

@@ -7,6 +7,7 @@ import time
 
 from models import MLP, LogisticRegression, accuracy
 from moons import make_moons, standardize, train_test_split
+from plot import loss_curve_png
 
 SEED = 0
 
@@ -40,6 +41,7 @@ def main():
     with open("results/loss_curve.csv", "w") as f:
         f.write("epoch,loss\n")
         f.writelines(f"{i + 1},{loss:.6f}\n" for i, loss in enumerate(losses))
+    loss_curve_png(losses, "results/loss_curve.png")  # Figure 1
     with open("results/table.md", "w") as f:
         f.write("| model | test accuracy |\n|---|---|\n")
         f.write(f"| logistic regression | {lr_acc:.3f} |\n| MLP (16 tanh units) | {mlp_acc:.3f} |\n")
