@@ -320,8 +320,7 @@ class JobStates:
             return None
 
     def overridden(self, job: Job, outcome: JobOutcome) -> Job:
-        """An organizer overrode a leaf of this graded job: its outcome carries the rescored grade
-        (the state stays; its check run and comment are posted again)."""
+        """An organizer overrode a leaf: the rescored outcome (state kept; check and comment again)."""
         return self._to(job, outcome=outcome, message=outcome.message[:500])
 
     def notice_posted(self, job: Job) -> Job:

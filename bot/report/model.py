@@ -193,23 +193,21 @@ def _read_obj(path: Path, problems: list[str]) -> dict[str, Any] | None:
 
 
 def _judge_info(d: Mapping[str, Any]) -> JudgeInfo:
-    raw_tokens = d.get("tokens")
-    tokens = (
-        {str(k): int(v) for k, v in raw_tokens.items() if _num(v) is not None}
-        if isinstance(raw_tokens, dict)
-        else {}
-    )
+    """The judge's summary through its record (``judge.summary.GradeSummary``); a key an older
+    summary lacks (mode, protocol, paper) is shown as unknown, not as the record's default."""
+    s = GradeSummary.from_dict(d)
+    said = frozenset(key for key in ("mode", "protocol", "paper_id") if key in d)
     return JudgeInfo(
-        model=_opt_str(d.get("model")),
-        caveats=GradeSummary.from_dict(d).caveats,
-        cost_usd=_num(d.get("cost_usd")),
-        tokens=tokens,
-        mode=_opt_str(d.get("mode")),
-        paper_id=_opt_str(d.get("paper_id")),
-        prompt_version=_opt_str(d.get("prompt_version")),
-        started_at=_opt_str(d.get("started_at")),
-        finished_at=_opt_str(d.get("finished_at")),
-        protocol=_opt_str(d.get("protocol")),
+        model=s.models[0] if s.models else None,
+        caveats=s.caveats,
+        cost_usd=s.cost_usd,
+        tokens=s.tokens.to_dict(),
+        mode=s.mode if "mode" in said else None,
+        paper_id=(s.paper_id or None) if "paper_id" in said else None,
+        prompt_version=s.prompt_version,
+        started_at=s.started_at,
+        finished_at=s.finished_at,
+        protocol=s.protocol if "protocol" in said else None,
     )
 
 

@@ -11,9 +11,9 @@ artifact, so nothing there may run in a reader's browser):
 
 - ``text/html`` only for the report reprobot itself rendered: ``report.html`` at the root of a
   result folder (``<repo>/pr<N>/job<id>-g<gen>/``, beside ``grade.json``), with a CSP whose
-  ``script-src`` admits only the hashes of the scripts in reprobot's own template (a page that is
-  not ours runs nothing, even served as HTML), and the leaderboard, likewise (its template's
-  scripts by hash; today it has none). A template's ``<script>`` must hold no template syntax;
+  ``script-src`` admits only the hash of reprobot's own report script (``bot.report.scripts``: a
+  fixed file, never templated; a page that is not ours runs nothing, even served as HTML), and the
+  leaderboard, likewise (its own script by hash);
 - images the run wrote (png, jpeg, gif, webp) as their image type;
 - SVG as ``image/svg+xml`` under ``default-src 'none'; style-src 'unsafe-inline'; sandbox``;
 - everything else (``jobN-gG-executed/report.html``, ``attempts/1/report.html``, a submission's
@@ -24,21 +24,16 @@ always with ``X-Content-Type-Options: nosniff``.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
-from functools import cache
 from pathlib import Path, PurePosixPath
 
 from flask import Blueprint, Flask, Response, abort, redirect, send_file
 
-from bot.assets import asset_dir
+from bot.report import scripts
 from bot.results import GRADE, REPORT_HTML
 from bot.settings import Settings, results_dir
 
 LEADERBOARD_HTML = "leaderboard.html"
-REPORT_TEMPLATE = "report.html.j2"
-LEADERBOARD_TEMPLATE = "leaderboard.html.j2"
 RESULT_FOLDER_RE = re.compile(r"^job[0-9]+-g[0-9]+$")
 PR_FOLDER_RE = re.compile(r"^pr[0-9]+$")
 TEXT_SUFFIXES = frozenset(
@@ -49,7 +44,6 @@ IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
                ".webp": "image/webp"}  # fmt: skip
 SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 FILE_CSP = "default-src 'none'; sandbox"
-_SCRIPT_RE = re.compile(r"<script>(.*?)</script>", re.S)
 TEXT_SNIFF_BYTES = 8192
 
 
@@ -59,30 +53,14 @@ def served_results_url(settings: Settings) -> str | None:
     return f"{base.rstrip('/')}/results" if base else None
 
 
-def script_hashes(template: str) -> tuple[str, ...]:
-    """CSP hash sources of the inline scripts of a template (they hold no template syntax: what the
-    template says is byte for byte what the page runs)."""
-    return tuple(
-        "'sha256-" + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode() + "'"
-        for body in _SCRIPT_RE.findall(template)
-    )
-
-
-@cache
-def page_csp(template_name: str) -> str:
-    """The CSP of a page reprobot renders from ``template_name``: no source but its own styles,
-    images of this server (the run's figures, served as images) and data:, and the scripts of that
-    template, by hash (none: ``'none'``)."""
-    template = (asset_dir("templates") / template_name).read_text(encoding="utf-8")
-    scripts = " ".join(script_hashes(template)) or "'none'"
-    return (
-        f"default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; script-src {scripts}; "
-        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-    )
-
-
 def report_csp() -> str:
-    return page_csp(REPORT_TEMPLATE)
+    """The served report's policy: reprobot's own report script by hash (``bot.report.scripts``),
+    images of this server (the run's figures) and data:, nothing else; never framed."""
+    return scripts.page_csp("report", images="'self' data:") + "; frame-ancestors 'none'"
+
+
+def leaderboard_csp() -> str:
+    return scripts.page_csp("leaderboard", images="'self' data:") + "; frame-ancestors 'none'"
 
 
 def _resolve(root: Path, rel: str) -> Path | None:
@@ -139,7 +117,7 @@ def _send_file(path: Path, *, kind: str) -> Response:
         response.headers["Content-Security-Policy"] = report_csp()
     elif kind == "leaderboard":
         response = send_file(path, mimetype="text/html")
-        response.headers["Content-Security-Policy"] = page_csp(LEADERBOARD_TEMPLATE)
+        response.headers["Content-Security-Policy"] = leaderboard_csp()
     elif kind == "image":
         response = send_file(path, mimetype=IMAGE_TYPES[suffix])
         response.headers["Content-Security-Policy"] = FILE_CSP

@@ -34,7 +34,12 @@ from tests.needs import CHROMIUM_REASON, chromedriver_path, chromium_ready
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not chromium_ready(), reason=CHROMIUM_REASON)]
 
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import Select  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+
+
+def _arrive(driver: Any, part: str) -> None:
+    """Wait for a click's navigation (a loaded machine may report the old URL a moment longer)."""
+    WebDriverWait(driver, 30).until(lambda d: part in d.current_url)
 from test_report_selenium import _driver  # noqa: E402
 
 REPO = "org/bench"
@@ -148,12 +153,13 @@ def test_dashboard_lists_filters_and_links(
         Select(driver.find_element(By.ID, "filter-paper")).select_by_value("tiny-moons")
         Select(driver.find_element(By.ID, "filter-submitter")).select_by_value("good-agent")
         driver.find_element(By.ID, "filter-apply").click()  # a GET form: works without JavaScript
+        _arrive(driver, "submitter=good-agent")
         assert "paper=tiny-moons" in driver.current_url and "submitter=good-agent" in driver.current_url
         [row] = _rows(driver)
         assert row.get_attribute("data-submitter") == "good-agent"
         assert driver.find_element(By.ID, "count").get_attribute("data-shown") == "1"
         row.find_element(By.CSS_SELECTOR, "a.report").click()
-        assert driver.current_url.endswith("/report.html")
+        _arrive(driver, "/report.html")
         assert driver.find_element(By.ID, "score-badge").text.endswith("%")
 
         driver.get(f"{base}/results/")
@@ -204,6 +210,7 @@ def test_leaderboard_sorts_filters_and_clicks_through(
         table.find_element(
             By.CSS_SELECTOR, 'tr[data-submitter="good-agent"] a.report[data-which="best"]'
         ).click()
+        _arrive(driver, "/report.html")
         assert (
             driver.current_url.endswith("/report.html") and "/results/org__bench/pr3/" in driver.current_url
         )
