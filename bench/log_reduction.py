@@ -106,7 +106,7 @@ def main() -> None:
                     "mib_per_s": round(mib / seconds, 2), "lines_in": r.lines_in, "lines_out": r.lines_out,
                     "vs_1mib": round(seconds / base[style], 2), "fallback": r.fallback,
                 })  # fmt: skip
-    reference = drain3_times(args.drain3)
+    reference = drain3_times(args.drain3) if args.drain3 > 0 else []
     if args.json:
         print(json.dumps({"reduce_log": rows, "drain3_unbounded": reference}, indent=2))
         return
