@@ -19,6 +19,8 @@ from judge.config import JUDGE_BACKENDS
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--code-dev", is_flag=True, help="Grade the Code-Dev variant (Code Development leaves only).")
 @judge_option("auto", JUDGE_BACKENDS)
+@click.option("--model", default=None, help="The judge's model (default: judge.model).")
+@click.option("--base-url", default=None, help="An OpenAI-compatible endpoint, keyless too (judge.base_url).")
 @click.option("--reuse", type=click.Path(file_okay=False, path_type=Path), help="Judge this executed folder.")
 @click.option(
     "--allow-missing-paper", is_flag=True, help="Grade a paper without paper.md (every output says so)."
@@ -37,6 +39,8 @@ def grade(
     out_dir: Path,
     code_dev: bool,
     judge: str,
+    model: str | None,
+    base_url: str | None,
     reuse: Path | None,
     allow_missing_paper: bool,
     agent_log: Path | None,
@@ -52,6 +56,7 @@ def grade(
 
     settings: Settings = app_settings(ctx)
     update: dict[str, object] = {"backend": judge}
+    update |= {k: v for k, v in (("model", model), ("base_url", base_url)) if v is not None}
     if allow_missing_paper:
         update["allow_missing_paper"] = True
     settings = settings.model_copy(update={"judge": settings.judge.model_copy(update=update)})

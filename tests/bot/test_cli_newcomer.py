@@ -4,6 +4,7 @@ name defaults to git's ``user.name`` (made a valid branch word), not the login o
 
 from __future__ import annotations
 
+import re
 import subprocess
 import tomllib
 from pathlib import Path
@@ -42,3 +43,15 @@ def test_the_submitter_name_defaults_to_git_user_name(tmp_path: Path) -> None:
 def test_the_package_metadata_uses_no_deprecated_license_table() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert isinstance(project["license"], str)  # a TOML table makes setuptools warn at every setup
+
+
+def test_grade_without_a_key_points_only_to_options_grade_has(tmp_path: Path) -> None:
+    env = {"GRADER_OPENAI_API_KEY": "", "OPENAI_API_KEY": "", "REPROBOT_CONFIG": ""}
+    sub = ROOT / "examples" / "submissions" / "tiny-moons-good"
+    args = ["grade", str(sub), "--paper", "tiny-moons", "--judge", "openai", "--out", str(tmp_path / "o")]
+    result = CliRunner().invoke(main, args, env=env)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    named = set(re.findall(r"(--[a-z][a-z-]+)", result.stderr))
+    assert named, result.stderr
+    usage = CliRunner().invoke(main, ["grade", "--help"]).output
+    assert all(option in usage for option in named), (named, result.stderr)
